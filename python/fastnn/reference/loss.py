@@ -138,12 +138,17 @@ def binary_cross_entropy(p, target, weight=None, reduction="mean"):
     return _reduce(loss, reduction)
 
 
+# PyTorch's BCE-backward clamp is the float32 constant 1e-12f even for float64
+# tensors (= 9.99999996e-13); matching it exactly matters for p within 1e-12 of 0/1.
+_BCE_EPS = float(np.float32(1e-12))
+
+
 def binary_cross_entropy_backward(grad_out, p, target, weight=None, reduction="mean"):
-    """w * (p - t) / max(p (1 - p), 1e-12) (PyTorch's clamp of the denominator)."""
+    """w * (p - t) / max(p (1 - p), eps), eps = float32(1e-12) (PyTorch's clamp)."""
     p, t, w = _f64(p), _f64(target), _f64(weight)
     shape = np.broadcast_shapes(p.shape, t.shape, () if w is None else w.shape)
     g = _reduce_backward(grad_out, shape, reduction)
-    grad = g * (p - t) / np.maximum(p * (1.0 - p), 1e-12)
+    grad = g * (p - t) / np.maximum(p * (1.0 - p), _BCE_EPS)
     if w is not None:
         grad = grad * w
     return grad
