@@ -27,7 +27,8 @@ MAX_CASES = [
     ((1, 3, 8, 8), dict(kernel_size=(3, 2), stride=(2, 3), padding=(1, 1), ceil_mode=True)),
     ((2, 2, 11, 12), dict(kernel_size=3, stride=2, padding=1, dilation=2)),
     ((2, 2, 10, 9), dict(kernel_size=2, stride=3, dilation=(2, 3), ceil_mode=True)),
-    ((1, 2, 5, 5), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),  # last window dropped
+    ((1, 2, 5, 5), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
+    ((1, 2, 5, 5), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)),  # ceil window dropped
     ((1, 2, 6, 7), dict(kernel_size=3, stride=1, padding=1)),  # overlapping windows
 ]
 
@@ -65,6 +66,7 @@ AVG_CASES = [
     ((2, 2, 12, 10), dict(kernel_size=(4, 3), stride=(3, 2), padding=(2, 1), ceil_mode=True,
                           count_include_pad=False)),
     ((1, 2, 5, 5), dict(kernel_size=4, stride=3, padding=2, ceil_mode=True)),
+    ((1, 2, 5, 5), dict(kernel_size=2, stride=2, padding=1, ceil_mode=True, count_include_pad=False)),
     ((1, 2, 7, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, divisor_override=5)),
     ((2, 1, 7, 7), dict(kernel_size=3, stride=1, padding=1, count_include_pad=False)),
 ]
