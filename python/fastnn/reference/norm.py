@@ -124,6 +124,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
         new_rm = None if rm is None else (1.0 - momentum) * rm + momentum * mean
         new_rv = None if rv is None else (1.0 - momentum) * rv + momentum * var * n / (n - 1)
     else:
+        if rm is None or rv is None:
+            raise ValueError("running_mean and running_var are required when training=False")
         mean, var, new_rm, new_rv = rm, rv, rm, rv
     y = (x - mean.reshape(bshape)) / np.sqrt(var.reshape(bshape) + eps)
     if weight is not None:

@@ -15,16 +15,18 @@ def softmax(x, axis=-1):
     """
     x = _f64(x)
     m = np.max(x, axis=axis, keepdims=True)
-    e = np.exp(x - m)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):  # all -inf slice: -inf - -inf -> NaN, silently
+        e = np.exp(x - m)
+        return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x, axis=-1):
     """x - max - log(sum(exp(x - max))) along ``axis``."""
     x = _f64(x)
     m = np.max(x, axis=axis, keepdims=True)
-    shifted = x - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    with np.errstate(invalid="ignore"):
+        shifted = x - m
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax_backward(grad_out, x, axis=-1):
