@@ -1,0 +1,83 @@
+// The private CUDA extension fastnn._C_cuda. Arrays arrive as descriptors built by the
+// Python layer from __cuda_array_interface__: (pointer, shape, strides in elements, dtype).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "common/tensor.h"
+#include "cuda/api.h"
+#include "fastnn/build_config.h"
+
+namespace py = pybind11;
+namespace fastnn {
+namespace {
+
+using Desc = std::tuple<uintptr_t, std::vector<int64_t>, std::vector<int64_t>, std::string>;
+
+DType parse_dtype(const std::string& s, const char* fn, const char* arg) {
+  if (s == "float32") return DType::f32;
+  if (s == "float16") return DType::f16;
+  if (s == "bfloat16") return DType::bf16;
+  if (s == "float64") return DType::f64;
+  if (s == "int32") return DType::i32;
+  if (s == "int64") return DType::i64;
+  throw TypeError(str_cat(fn, ": ", arg, " has unsupported dtype ", s));
+}
+
+TensorView view_of(const Desc& d, const char* fn, const char* arg) {
+  TensorView v;
+  const auto& [ptr, shape, strides, dtype] = d;
+  FASTNN_CHECK_VALUE(shape.size() == strides.size() && shape.size() <= size_t(kMaxDims), fn, ": ", arg,
+                     " has a bad descriptor (rank ", shape.size(), ")");
+  v.data = reinterpret_cast<void*>(ptr);
+  v.dtype = parse_dtype(dtype, fn, arg);
+  v.device = Device::cuda;
+  v.ndim = int(shape.size());
+  for (int i = 0; i < v.ndim; ++i) v.shape[i] = shape[i], v.strides[i] = strides[i];
+  checked_numel(v, fn);
+  check_offsets_fit(v, fn);
+  return v;
+}
+
+}  // namespace
+}  // namespace fastnn
+
+PYBIND11_MODULE(_C_cuda, m) {
+  using namespace fastnn;
+  m.doc() = "fastnn CUDA kernels (private; use the fastnn package)";
+  py::register_local_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    }
+  });
+  m.attr("cuda_archs") = FASTNN_CUDA_ARCHS;
+  m.def("device_count", [] {
+    std::string reason;
+    int n = cuda::device_count(&reason);
+    return py::make_tuple(n, reason);
+  }, "(count, reason): count is -1 when CUDA is unusable, with the driver's reason.");
+  m.def("current_device", &cuda::current_device);
+  m.def("device_info", [](int i) {
+    cuda::DeviceInfo d = cuda::device_info(i);
+    py::dict r;
+    r["index"] = d.index;
+    r["name"] = d.name;
+    r["compute_capability"] = py::make_tuple(d.major, d.minor);
+    r["sm_count"] = d.sm_count;
+    r["total_memory"] = d.total_memory;
+    r["max_shared_per_block_optin"] = d.max_shared_per_block_optin;
+    return r;
+  });
+  m.def("matmul", [](const Desc& a, const Desc& b, const Desc& out, uintptr_t stream) {
+    TensorView va = view_of(a, "matmul", "a"), vb = view_of(b, "matmul", "b"), vo = view_of(out, "matmul", "out");
+    py::gil_scoped_release nogil;
+    cuda::matmul(va, vb, vo, stream);
+  }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("stream"));
+}
