@@ -1,0 +1,1 @@
+"""Validated public ops, one module per kernel family (forward and *_backward)."""
