@@ -12,8 +12,10 @@
 namespace fastnn {
 namespace {
 
+}  // namespace
+
 // ---- dispatch table: starts with the reference kernel, each ISA overrides its row ----------
-const SgemmUkernelInfo& ukernel_for(Isa isa) {
+const SgemmUkernelInfo& sgemm_ukernel_for(Isa isa) {
   static const SgemmUkernelInfo table[kNumIsas] = {
       sgemm_ukernel_ref(),
 #if defined(FASTNN_X86)
@@ -26,6 +28,8 @@ const SgemmUkernelInfo& ukernel_for(Isa isa) {
   };
   return table[int(isa)];
 }
+
+namespace {
 
 struct Blocking {
   int64_t mc, kc, nc;
@@ -105,7 +109,7 @@ void sgemm_block(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Co
     scale_only(M, N, beta, C, shifted);
     return;
   }
-  const SgemmUkernelInfo& uk = ukernel_for(active_isa());
+  const SgemmUkernelInfo& uk = sgemm_ukernel_for(active_isa());
   const Blocking blk = blocking_for(uk);
   const int64_t mc_max = std::min(blk.mc, (M + uk.mr - 1) / uk.mr * uk.mr);
   const int64_t nc_max = std::min(blk.nc, (N + uk.nr - 1) / uk.nr * uk.nr);
@@ -150,7 +154,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, ConstMat
     sgemm_serial(M, N, K, alpha, A, B, beta, C, ep);
     return;
   }
-  const SgemmUkernelInfo& uk = ukernel_for(active_isa());
+  const SgemmUkernelInfo& uk = sgemm_ukernel_for(active_isa());
   const int64_t mtiles = (M + uk.mr - 1) / uk.mr, ntiles = (N + uk.nr - 1) / uk.nr;
   int best_tm = 1, best_tn = 1;
   double best_cost = -1;
@@ -178,6 +182,6 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, ConstMat
   });
 }
 
-const char* sgemm_kernel_name(Isa isa) { return ukernel_for(isa).name; }
+const char* sgemm_kernel_name(Isa isa) { return sgemm_ukernel_for(isa).name; }
 
 }  // namespace fastnn

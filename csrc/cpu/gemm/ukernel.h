@@ -13,6 +13,8 @@
 // picked by the linker for baseline code.
 #include <cstdint>
 
+#include "common/cpu_features.h"
+
 namespace fastnn {
 
 using SgemmUkernel = void (*)(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c,
@@ -31,5 +33,9 @@ SgemmUkernelInfo sgemm_ukernel_avx512();
 #endif
 
 constexpr int kMaxMR = 16, kMaxNR = 32;
+
+// The micro-kernel the GEMM driver uses for an ISA (row of the dispatch table). Other
+// families (implicit-GEMM convolution, attention) call it on panels they pack themselves.
+const SgemmUkernelInfo& sgemm_ukernel_for(Isa isa);
 
 }  // namespace fastnn
