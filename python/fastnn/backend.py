@@ -31,7 +31,7 @@ def _cuda_status() -> tuple[bool, str]:
     try:
         import cupy  # noqa: F401
     except ImportError:
-        return False, "CuPy is not installed (pip install cupy-cuda12x); fastnn allocates CUDA outputs with it"
+        return False, "CuPy is not installed (pip install cupy-cuda13x); fastnn allocates CUDA outputs with it"
     return True, f"{count} CUDA device(s)"
 
 
