@@ -96,3 +96,11 @@ def test_matmul_nan_inf_propagate_like_numpy(isa, gen):
 def test_matmul_large_threaded(isa, gen):
     a, b = rand((517, 611), gen=gen), rand((611, 263), gen=gen)
     assert_close(fastnn.matmul(a, b), ref.gemm.matmul(a, b), k=611)
+
+
+def test_matmul_accepts_dlpack_objects(gen):
+    torch = pytest.importorskip("torch")
+    a, b = rand((6, 7), gen=gen), rand((7, 5), gen=gen)
+    got = fastnn.matmul(torch.from_numpy(a), torch.from_numpy(b))
+    assert isinstance(got, np.ndarray)
+    assert_close(got, ref.gemm.matmul(a, b), k=7)
