@@ -1,0 +1,30 @@
+#pragma once
+// Launchers of the CUDA GEMM kernel families (internal to csrc/cuda/gemm; the dispatcher in
+// gemm_dispatch.cu validates, classifies layouts and picks one). Each throws on launch errors.
+#include <cuda_runtime.h>
+
+#include "cuda/gemm/gemm_common.cuh"
+
+namespace fastnn {
+namespace cuda {
+
+enum class GemmDType : int { f32, f16, bf16 };
+
+// Any strides, any batch broadcast; FP32 accumulate. Always correct, never fast.
+void launch_gemm_simt_general(const GemmParams& p, GemmDType dt, cudaStream_t s);
+
+// FP32, 128×128×8 tiles. Needs one unit stride per operand, 16-byte aligned rows/columns and
+// a single (collapsed) batch dim; C row-major. a_mn: A is M-contiguous (else K-contiguous);
+// b_mn: B is N-contiguous (else K-contiguous).
+void launch_gemm_simt_128x128(const GemmParams& p, bool a_mn, bool b_mn, cudaStream_t s);
+
+// Tensor cores via mma.sync (sm_80+): bf16/f16, or tf32 for f32. Same layout rules.
+void launch_gemm_mma_sm80(const GemmParams& p, GemmDType dt, bool a_mn, bool b_mn, cudaStream_t s);
+
+// Hopper wgmma + TMA, warp-specialized, persistent (sm_90a). a_mn / b_mn: operand is
+// M- / N-contiguous (tf32 needs both K-contiguous). C row-major.
+void launch_gemm_wgmma_sm90(const GemmParams& p, GemmDType dt, bool a_mn, bool b_mn, int sm_count,
+                            cudaStream_t s);
+
+}  // namespace cuda
+}  // namespace fastnn
