@@ -89,19 +89,6 @@ void collapse_batch(GemmParams& p) {
   p.batch_ndim = n;
 }
 
-// C = A·B  ⇔  Cᵀ = Bᵀ·Aᵀ: swaps the operands' roles and transposes every stride pair.
-void transpose_problem(GemmParams& p) {
-  std::swap(p.M, p.N);
-  std::swap(p.a, p.b);
-  const int64_t ars = p.a_rs, acs = p.a_cs;
-  p.a_rs = p.b_cs, p.a_cs = p.b_rs;
-  p.b_rs = acs, p.b_cs = ars;
-  std::swap(p.c_rs, p.c_cs);
-  std::swap(p.x_rs, p.x_cs);
-  for (int d = 0; d < p.batch_ndim; ++d) std::swap(p.a_bs[d], p.b_bs[d]);
-  p.bias_per_row = !p.bias_per_row;
-}
-
 struct Layout {
   bool ok = false;       // fast kernels can take it
   bool a_mn = false;     // A is M-contiguous (else K-contiguous)
@@ -134,7 +121,7 @@ Layout classify(GemmParams& p, int64_t esize) {
     p.a_cs = p.a_rs == 1 ? round_up(p.M) : 1;
     p.b_rs = p.b_cs == 1 ? round_up(p.N) : 1;
   }
-  if (p.c_cs != 1 && p.c_rs == 1) transpose_problem(p);
+  if (p.c_cs != 1 && p.c_rs == 1) transpose_gemm_problem(p);
   if (p.c_cs != 1) {
     L.why = "out has no unit stride in its last two dims";
     return L;
@@ -147,6 +134,11 @@ Layout classify(GemmParams& p, int64_t esize) {
   }
   L.a_mn = p.a_cs != 1;
   L.b_mn = p.b_cs == 1;
+  // Rows (or columns) must not overlap: TMA and the 16-byte vector paths assume ld >= extent.
+  if (a_ld < (L.a_mn ? p.M : p.K) || b_ld < (L.b_mn ? p.N : p.K)) {
+    L.why = "an operand's leading dim is smaller than its contiguous extent (overlapping rows)";
+    return L;
+  }
   const bool batched = p.batch_ndim == 1;
   if (!aligned16(p.a) || !aligned16(p.b) || a_ld % vec || b_ld % vec ||
       (batched && (p.a_bs[0] % vec || p.b_bs[0] % vec))) {
@@ -282,7 +274,7 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& out, const
   switch (k) {
     case GemmKernel::wgmma: {
       if (L.a_mn && !L.b_mn) {  // (M-major A, K-major B) → Cᵀ = Bᵀ·Aᵀ is (K-major, N-major)
-        transpose_problem(q);
+        transpose_gemm_problem(q);
         launch_gemm_wgmma_sm90(q, gemm_dtype(dt), false, true, caps.sm_count, s);
       } else {
         launch_gemm_wgmma_sm90(q, gemm_dtype(dt), L.a_mn, L.b_mn, caps.sm_count, s);

@@ -10,6 +10,24 @@ namespace cuda {
 
 enum class GemmDType : int { f32, f16, bf16 };
 
+// C = A·B  ⇔  Cᵀ = Bᵀ·Aᵀ: swaps the operands' roles and transposes every stride pair (and the
+// bias direction), so one kernel layout serves its mirror image.
+inline void transpose_gemm_problem(GemmParams& p) {
+  const int m = p.M;
+  p.M = p.N, p.N = m;
+  const void* a = p.a;
+  p.a = p.b, p.b = a;
+  const int64_t ars = p.a_rs, acs = p.a_cs;
+  p.a_rs = p.b_cs, p.a_cs = p.b_rs;
+  p.b_rs = acs, p.b_cs = ars;
+  int64_t t = p.c_rs;
+  p.c_rs = p.c_cs, p.c_cs = t;
+  t = p.x_rs;
+  p.x_rs = p.x_cs, p.x_cs = t;
+  for (int d = 0; d < p.batch_ndim; ++d) t = p.a_bs[d], p.a_bs[d] = p.b_bs[d], p.b_bs[d] = t;
+  p.bias_per_row = !p.bias_per_row;
+}
+
 // Any strides, any batch broadcast; FP32 accumulate. Always correct, never fast.
 void launch_gemm_simt_general(const GemmParams& p, GemmDType dt, cudaStream_t s);
 

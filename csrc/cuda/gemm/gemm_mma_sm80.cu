@@ -8,8 +8,8 @@
 //   MN-contiguous: [k rows][128 elements of m or n]
 // with 16-byte chunks XOR-swizzled by (row % 8), so cp.async stores and ldmatrix reads are
 // bank-conflict free. K-contiguous fragments load with ldmatrix, MN-contiguous ones with
-// ldmatrix.trans (16-bit) or scalar LDS (tf32; ldmatrix.trans has no 32-bit form); the
-// layout is a run-time flag, uniform per launch, to keep one instantiation per dtype.
+// ldmatrix.trans (16-bit) or scalar LDS (tf32; ldmatrix.trans has no 32-bit form). Layouts
+// are template flags: 3 per dtype ((M-major A, K-major B) runs transposed).
 #include "cuda/check.cuh"
 #include "cuda/gemm/gemm_kernels.h"
 
@@ -114,8 +114,12 @@ __device__ __forceinline__ void load_tile(uint32_t smem, const T* g, int64_t ld,
   }
 }
 
-template <class T>
-__global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, int a_mn, int b_mn) {
+// A_MN / B_MN: A is M-contiguous / B is N-contiguous. Compile-time so that each layout keeps
+// only its own fragment addressing in registers. (Capping at 128 registers for 2 CTAs per SM
+// spilled in 4 of the 9 instantiations with nvcc 13.0, so one 8-warp CTA per SM it is.)
+template <class T, bool A_MN, bool B_MN>
+__global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p) {
+  constexpr bool a_mn = A_MN, b_mn = B_MN;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr bool kTf32 = sizeof(T) == 4;
   constexpr int KSTEP = ROW_BYTES / sizeof(T);  // 64 (16-bit) or 32 (tf32) per stage
@@ -172,7 +176,7 @@ __global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, i
       if constexpr (!kTf32) {
 #pragma unroll
         for (int mi = 0; mi < 4; ++mi) {
-          if (!a_mn) {  // rows m, chunks along k: matrices (m0-7|m8-15) × (k0-7|k8-15)
+          if constexpr (!A_MN) {  // rows m, chunks along k: matrices (m0-7|m8-15) × (k0-7|k8-15)
             const int row = wm + mi * 16 + (lane & 15), ch = ks * 2 + (lane >> 4);
             ldmatrix_x4(as + row * ROW_BYTES + ((ch ^ (row & 7)) << 4), af[mi]);
           } else {  // rows k, chunks along m
@@ -183,7 +187,7 @@ __global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, i
 #pragma unroll
         for (int np = 0; np < 2; ++np) {  // two n8 tiles per ldmatrix.x4
           uint32_t r[4];
-          if (!b_mn) {  // rows n, chunks along k
+          if constexpr (!B_MN) {  // rows n, chunks along k
             const int row = wn + np * 16 + (q >> 1) * 8 + l8, ch = ks * 2 + (q & 1);
             ldmatrix_x4(bs + row * ROW_BYTES + ((ch ^ (row & 7)) << 4), r);
           } else {  // rows k, chunks along n
@@ -205,7 +209,7 @@ __global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, i
 #pragma unroll
         for (int mi = 0; mi < 4; ++mi) {
           const int m = wm + mi * 16 + g;
-          if (!a_mn) {
+          if constexpr (!A_MN) {
             af[mi][0] = lds_u32(kmaj(as, m, k)), af[mi][1] = lds_u32(kmaj(as, m + 8, k));
             af[mi][2] = lds_u32(kmaj(as, m, k + 4)), af[mi][3] = lds_u32(kmaj(as, m + 8, k + 4));
           } else {
@@ -216,7 +220,7 @@ __global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, i
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni) {
           const int n = wn + ni * 8 + g;
-          if (!b_mn) {
+          if constexpr (!B_MN) {
             bf[ni][0] = lds_u32(kmaj(bs, n, k)), bf[ni][1] = lds_u32(kmaj(bs, n, k + 4));
           } else {
             bf[ni][0] = lds_u32(mnmaj(bs, n, k)), bf[ni][1] = lds_u32(mnmaj(bs, n, k + 4));
@@ -251,13 +255,26 @@ __global__ void __launch_bounds__(THREADS) gemm_mma_sm80_128x128(GemmParams p, i
 #endif
 }
 
-template <class T>
-void launch(const GemmParams& p, bool a_mn, bool b_mn, cudaStream_t s) {
-  auto kernel = gemm_mma_sm80_128x128<T>;
+template <class T, bool A_MN, bool B_MN>
+void launch_layout(const GemmParams& p, cudaStream_t s) {
+  auto kernel = gemm_mma_sm80_128x128<T, A_MN, B_MN>;
   // More than the default 48 KB of dynamic shared memory must be opted into per kernel.
   FASTNN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
   const dim3 grid{unsigned((p.N + BN - 1) / BN), unsigned((p.M + BM - 1) / BM), unsigned(p.batch_count)};
-  kernel<<<grid, THREADS, SMEM_BYTES, s>>>(p, a_mn, b_mn);
+  kernel<<<grid, THREADS, SMEM_BYTES, s>>>(p);
+}
+
+// Three layouts per dtype: (M-major A, K-major B) is run as Cᵀ = Bᵀ·Aᵀ, which is
+// (K-major, N-major).
+template <class T>
+void launch(GemmParams p, bool a_mn, bool b_mn, cudaStream_t s) {
+  if (a_mn && !b_mn) {
+    transpose_gemm_problem(p);
+    a_mn = false, b_mn = true;
+  }
+  if (!a_mn && !b_mn) launch_layout<T, false, false>(p, s);
+  else if (!a_mn) launch_layout<T, false, true>(p, s);
+  else launch_layout<T, true, true>(p, s);
 }
 
 }  // namespace

@@ -36,7 +36,10 @@ __device__ __forceinline__ float4 load4(const float* base, int64_t ld, int64_t r
   return v;
 }
 
-__global__ void __launch_bounds__(THREADS) gemm_simt_128x128(GemmParams p, int a_mn, int b_mn) {
+// A_MN / B_MN: A is M-contiguous / B is N-contiguous (compile-time, so each layout carries only
+// its own address registers: 2 CTAs per SM fit without spills).
+template <bool A_MN, bool B_MN>
+__global__ void __launch_bounds__(THREADS, 2) gemm_simt_128x128(GemmParams p) {
   const BatchOffsets off = batch_offsets(p, blockIdx.z);
   const float* A = static_cast<const float*>(p.a) + off.a;
   const float* B = static_cast<const float*>(p.b) + off.b;
@@ -58,17 +61,17 @@ __global__ void __launch_bounds__(THREADS) gemm_simt_128x128(GemmParams p, int a
 
   float4 ra, rb;
   auto load_global = [&](int64_t k0) {
-    if (a_mn)  // A[m, k] at m + k*a_cs: rows of the K×M view are k
+    if constexpr (A_MN)  // A[m, k] at m + k*a_cs: rows of the K×M view are k
       ra = load4(A, p.a_cs, k0 + mc_k, p.K, m0 + mc_mn, p.M);
     else
       ra = load4(A, p.a_rs, m0 + kc_row, p.M, k0 + kc_k, p.K);
-    if (b_mn)  // B[k, n] at k*b_rs + n
+    if constexpr (B_MN)  // B[k, n] at k*b_rs + n
       rb = load4(B, p.b_rs, k0 + mc_k, p.K, n0 + mc_mn, p.N);
     else
       rb = load4(B, p.b_cs, n0 + kc_row, p.N, k0 + kc_k, p.K);
   };
   auto store_shared = [&](int buf) {
-    if (a_mn) {
+    if constexpr (A_MN) {
       *reinterpret_cast<float4*>(&As[buf][mc_k][mc_mn]) = ra;
     } else {
       As[buf][kc_k + 0][kc_row] = ra.x;
@@ -76,7 +79,7 @@ __global__ void __launch_bounds__(THREADS) gemm_simt_128x128(GemmParams p, int a
       As[buf][kc_k + 2][kc_row] = ra.z;
       As[buf][kc_k + 3][kc_row] = ra.w;
     }
-    if (b_mn) {
+    if constexpr (B_MN) {
       *reinterpret_cast<float4*>(&Bs[buf][mc_k][mc_mn]) = rb;
     } else {
       Bs[buf][kc_k + 0][kc_row] = rb.x;
@@ -137,9 +140,11 @@ __global__ void __launch_bounds__(THREADS) gemm_simt_128x128(GemmParams p, int a
 
 void launch_gemm_simt_128x128(const GemmParams& p, bool a_mn, bool b_mn, cudaStream_t s) {
   const dim3 grid{unsigned((p.N + BN - 1) / BN), unsigned((p.M + BM - 1) / BM), unsigned(p.batch_count)};
+  auto kernel = a_mn ? (b_mn ? gemm_simt_128x128<true, true> : gemm_simt_128x128<true, false>)
+                     : (b_mn ? gemm_simt_128x128<false, true> : gemm_simt_128x128<false, false>);
   // More than 48 KB of dynamic shared memory must be opted into per kernel.
-  FASTNN_CUDA_CHECK(cudaFuncSetAttribute(gemm_simt_128x128, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-  gemm_simt_128x128<<<grid, THREADS, SMEM_BYTES, s>>>(p, a_mn, b_mn);
+  FASTNN_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
+  kernel<<<grid, THREADS, SMEM_BYTES, s>>>(p);
   FASTNN_CUDA_CHECK_LAUNCH("gemm_simt_128x128");
 }
 
