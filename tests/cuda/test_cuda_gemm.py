@@ -91,10 +91,10 @@ def test_matmul_paths_odd_shapes(cupy, kernels, gen, path, kernel, m, n, k):
         pytest.skip("the general kernel is the slow fallback; large shapes covered by the fast ones")
     a, a64 = exact(rand((m, k), gen=gen), path)
     b, b64 = exact(rand((k, n), gen=gen), path)
-    tf32_wgmma = path == "tf32" and kernel == "wgmma"  # needs K-contiguous B
+    tf32_wgmma = path == "tf32" and kernel == "wgmma"  # K-contiguous B: the path without repack
     B = device_matrix(cupy, b, transpose=tf32_wgmma)
     got = fastnn.matmul(device_matrix(cupy, a), B, **call_kw(path, kernel))
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(got, path), a64 @ b64, rtol=rtol(path, k))
 
 
@@ -107,12 +107,14 @@ def test_matmul_transposed_operands(cupy, kernels, gen, path, kernel, ta, tb):
     b, b64 = exact(rand((k, n), gen=gen), path)
     A, B = device_matrix(cupy, a, transpose=ta), device_matrix(cupy, b, transpose=tb)
     kw = call_kw(path, kernel)
-    if path == "tf32" and kernel == "wgmma" and (ta or not tb):
+    if path == "tf32" and kernel == "wgmma" and ta and not tb:
         with pytest.raises(ValueError, match="K-contiguous"):
             fastnn.matmul(A, B, **kw)
         return
     got = fastnn.matmul(A, B, **kw)
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    if path == "tf32" and kernel == "wgmma":  # one M/N-contiguous operand is repacked K-major first
+        assert cuda_gemm.last_kernel() == ("wgmma:tf32" if tb and not ta else "wgmma:tf32+repack")
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(got, path), a64 @ b64, rtol=rtol(path, k))
 
 
@@ -126,7 +128,7 @@ def test_matmul_column_major_out_and_poison(cupy, kernels, gen, path, kernel):
     poison = 0x7FC0 if path == "bfloat16" else np.nan
     out = cupy.full((n, m), poison, dtype=storage_dtype(path)).T  # column-major (m, n)
     fastnn.matmul(A, B, out=out, **call_kw(path, kernel))  # computed as Cᵀ = Bᵀ·Aᵀ
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(out, path), a64 @ b64, rtol=rtol(path, k))
 
 
@@ -137,19 +139,19 @@ def test_matmul_batched_and_broadcast(cupy, kernels, gen, path, kernel):
     b, b64 = exact(rand((40, 72), gen=gen), path)
     b3, b364 = exact(rand((3, 40, 72), gen=gen), path)
     kw = call_kw(path, kernel)
-    tb = path == "tf32" and kernel == "wgmma"  # tf32 wgmma needs K-contiguous B
+    tb = path == "tf32" and kernel == "wgmma"  # K-contiguous B: the path without repack
     A = device_matrix(cupy, a)
     got = fastnn.matmul(A, device_matrix(cupy, b, transpose=tb), **kw)  # b broadcast over the batch
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(got, path), a64 @ b64, rtol=rtol(path, 40))
     got = fastnn.matmul(A, device_matrix(cupy, b3, transpose=tb), **kw)
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(got, path), a64 @ b364, rtol=rtol(path, 40))
     # Two batch dims that collapse into one (contiguous (2, 3, ...) operands).
     a4, a464 = exact(rand((2, 3, 33, 24), gen=gen), path)
     b4, b464 = exact(rand((2, 3, 24, 40), gen=gen), path)
     got = fastnn.matmul(device_matrix(cupy, a4), device_matrix(cupy, b4, transpose=tb), **kw)
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(got, path), a464 @ b464, rtol=rtol(path, 24))
 
 
@@ -157,9 +159,16 @@ def test_auto_selection(cupy, kernels, gen):
     a = cupy.asarray(rand((64, 64), gen=gen))
     fastnn.matmul(a, a)
     assert cuda_gemm.last_kernel() == "simt:f32"  # exact FP32 unless tf32 is allowed
-    fastnn.matmul(a, a, allow_tf32=True)
+    fastnn.matmul(a, a, allow_tf32=True)  # N-contiguous b, 64 rows: too few to repack b for wgmma
+    best = "mma_sync" if "mma_sync" in kernels else "simt"
+    assert cuda_gemm.last_kernel().startswith(best)
+    fastnn.matmul(a, a.T, allow_tf32=True)  # K-contiguous b: wgmma tf32 takes it as it is
     best = "wgmma" if "wgmma" in kernels else "mma_sync" if "mma_sync" in kernels else "simt"
     assert cuda_gemm.last_kernel().startswith(best)
+    if "wgmma" in kernels:
+        big = cupy.asarray(rand((2048, 64), gen=gen))
+        fastnn.matmul(big, a, allow_tf32=True)  # 2048 rows amortise the K-major repack of b
+        assert cuda_gemm.last_kernel() == "wgmma:tf32+repack"
     h = a.astype(cupy.float16)
     fastnn.matmul(h, h)
     best16 = "wgmma" if "wgmma" in kernels else "mma_sync" if "mma_sync" in kernels else "simt_general"
@@ -214,7 +223,7 @@ def test_linear_forward_epilogue(cupy, kernels, gen, path, kernel, act):
     bias, b64 = exact(rand((72,), gen=gen), path)
     kw = call_kw(path, kernel)
     y = cuda_gemm.linear(device_matrix(cupy, x), device_matrix(cupy, w), cupy.asarray(bias), act, **kw)
-    assert cuda_gemm.last_kernel() == f"{kernel}:{tag(path)}"
+    assert cuda_gemm.last_kernel().split("+")[0] == f"{kernel}:{tag(path)}"
     assert_close(to_host64(y, path), rlinear.linear(x64, w64, b64, act), rtol=rtol(path, 136))
 
 
@@ -227,7 +236,7 @@ def test_linear_backward(cupy, kernels, gen, path, kernel, act):
     bias, b64 = exact(rand((72,), gen=gen), path)
     g, g64 = exact(rand((3, 41, 72), gen=gen), path)
     if kernel == "wgmma" and path == "tf32":
-        kernel = "auto"  # grad_weight = dZᵀ·x has M/N-major operands: tf32 wgmma cannot take them
+        kernel = "auto"  # grad_weight = dZᵀ·x has two M/N-major operands: tf32 wgmma cannot take them
     gx, gw, gb = cuda_gemm.linear_backward(device_matrix(cupy, g), device_matrix(cupy, x), device_matrix(cupy, w),
                                            cupy.asarray(bias), act, **call_kw(path, kernel))
     wx, ww, wb = rlinear.linear_backward(g64, x64, w64, b64, act)

@@ -169,6 +169,27 @@ void fill_batch(GemmParams& p, const TensorView& a, const TensorView& b, const T
   }
 }
 
+// tf32 wgmma with an N-contiguous B: B is copied K-major into a stream-ordered workspace
+// (cudaMallocAsync, freed on the same stream after the GEMM), then the (K, K) kernel runs.
+void launch_wgmma_tf32_repacked(GemmParams q, int sm_count, cudaStream_t s) {
+  const int64_t ld = (int64_t(q.K) + 3) / 4 * 4;  // 16-byte rows for TMA
+  const bool bcast = q.batch_ndim == 0 || q.b_bs[0] == 0;
+  const int64_t copies = bcast ? 1 : q.batch_count;
+  const int64_t per = ld * q.N;
+  float* ws = nullptr;
+  FASTNN_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&ws), size_t(per * copies) * sizeof(float), s));
+  try {
+    launch_repack_kmajor(static_cast<const float*>(q.b), q.b_rs, bcast ? 0 : q.b_bs[0], ws, ld, per, q.K, q.N, copies, s);
+    q.b = ws, q.b_rs = 1, q.b_cs = ld;
+    if (q.batch_ndim) q.b_bs[0] = bcast ? 0 : per;
+    launch_gemm_wgmma_sm90(q, GemmDType::f32, false, false, sm_count, s);
+  } catch (...) {
+    cudaFreeAsync(ws, s);
+    throw;
+  }
+  FASTNN_CUDA_CHECK(cudaFreeAsync(ws, s));
+}
+
 }  // namespace
 
 std::string last_gemm_kernel() { return g_last_kernel; }
@@ -247,7 +268,13 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& out, const
   if (!has_wgmma(caps)) no_wgmma = "needs an sm_90a build on a compute capability 9.0 device";
   else if (!tensor_core_dtype) no_wgmma = "float32 needs allow_tf32=True";
   else if (!L.ok) no_wgmma = L.why;
-  else if (dt == DType::f32 && (L.a_mn || L.b_mn)) no_wgmma = "tf32 wgmma needs both operands K-contiguous";
+  else if (dt == DType::f32 && L.a_mn && L.b_mn) no_wgmma = "tf32 wgmma needs a K-contiguous operand (both are M/N-contiguous)";
+  else if (dt == DType::f32 && q.batch_count > 65535) no_wgmma = "tf32 K-major repack handles at most 65535 batches";
+  // tf32 wgmma reads K-major operands only: one N-contiguous operand is repacked K-major into a
+  // workspace first (8·K·N bytes of traffic), worth it only when M amortises it.
+  const bool tf32_repack = dt == DType::f32 && no_wgmma.empty() && (L.a_mn || L.b_mn);
+  if (tf32_repack && opt.kernel == GemmKernel::automatic && (L.b_mn ? q.M : q.N) < 2048)
+    no_wgmma = "tf32 with an M/N-contiguous operand repacks it; not worth it below 2048 rows";
   if (!has_mma(caps)) no_mma = "needs compute capability 8.0+";
   else if (!tensor_core_dtype) no_mma = "float32 needs allow_tf32=True";
   else if (!L.ok) no_mma = L.why;
@@ -271,13 +298,19 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& out, const
     FASTNN_CHECK_VALUE((q.M + bm - 1) / bm <= 65535 && z <= 65535, fn, ": problem too large for one launch of ",
                        kernel_name(k), " (", q.M, " rows, ", z, " batches)");
   };
+  bool repacked = false;
   switch (k) {
     case GemmKernel::wgmma: {
-      if (L.a_mn && !L.b_mn) {  // (M-major A, K-major B) → Cᵀ = Bᵀ·Aᵀ is (K-major, N-major)
+      bool a_mn = L.a_mn, b_mn = L.b_mn;
+      if (a_mn && !b_mn) {  // (M-major A, K-major B) → Cᵀ = Bᵀ·Aᵀ is (K-major, N-major)
         transpose_gemm_problem(q);
-        launch_gemm_wgmma_sm90(q, gemm_dtype(dt), false, true, caps.sm_count, s);
+        a_mn = false, b_mn = true;
+      }
+      if (dt == DType::f32 && b_mn) {
+        launch_wgmma_tf32_repacked(q, caps.sm_count, s);
+        repacked = true;
       } else {
-        launch_gemm_wgmma_sm90(q, gemm_dtype(dt), L.a_mn, L.b_mn, caps.sm_count, s);
+        launch_gemm_wgmma_sm90(q, gemm_dtype(dt), a_mn, b_mn, caps.sm_count, s);
       }
       break;
     }
@@ -295,7 +328,7 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& out, const
       launch_gemm_simt_general(p, gemm_dtype(dt), s);
       k = GemmKernel::simt_general;
   }
-  g_last_kernel = str_cat(kernel_name(k), ":", dtype_tag(dt, tf32));
+  g_last_kernel = str_cat(kernel_name(k), ":", dtype_tag(dt, tf32), repacked ? "+repack" : "");
 }
 
 }  // namespace cuda

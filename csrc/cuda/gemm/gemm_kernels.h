@@ -44,5 +44,10 @@ void launch_gemm_mma_sm80(const GemmParams& p, GemmDType dt, bool a_mn, bool b_m
 void launch_gemm_wgmma_sm90(const GemmParams& p, GemmDType dt, bool a_mn, bool b_mn, int sm_count,
                             cudaStream_t s);
 
+// FP32 B (K×N, N-contiguous, row stride ld_in) → Bt (N×K, K-contiguous, row stride ld_out),
+// for `batch` batches (element batch strides bs_in / bs_out).
+void launch_repack_kmajor(const float* in, int64_t ld_in, int64_t bs_in, float* out, int64_t ld_out, int64_t bs_out,
+                          int K, int N, int64_t batch, cudaStream_t s);
+
 }  // namespace cuda
 }  // namespace fastnn
