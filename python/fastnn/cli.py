@@ -32,7 +32,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     }
     if cuda_available() and _C_cuda is not None:
         count, _ = _C_cuda.device_count()
-        info["cuda"]["devices"] = [dict(_C_cuda.device_info(i)) for i in range(count)]
+        info["cuda"]["devices"] = [dict(_C_cuda.device_info(i), gemm_kernels=list(_C_cuda.kernels_for_device(i)))
+                                   for i in range(count)]
     if args.peak:
         info["peak"] = _peak()
     if args.json:
@@ -47,7 +48,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if cuda_available():
         for d in info["cuda"]["devices"]:
             print(f"  device {d['index']}: {d['name']}, sm_{d['compute_capability'][0]}{d['compute_capability'][1]}, "
-                  f"{d['sm_count']} SMs, {d['total_memory'] / 2**30:.1f} GiB")
+                  f"{d['sm_count']} SMs, {d['total_memory'] / 2**30:.1f} GiB, "
+                  f"{d['max_shared_per_block_optin'] >> 10} KiB shared/block (opt-in)")
+            print(f"    GEMM kernels built for it: {', '.join(d['gemm_kernels'])}")
     else:
         print(f"  unavailable: {cuda_unavailable_reason()}")
     if args.peak:

@@ -8,7 +8,8 @@ from typing import Any, Iterator
 import numpy as np
 
 # Unit roundoff per dtype; bfloat16 has no NumPy dtype and is named by string.
-_EPS = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
+_EPS = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8,
+        "tf32": 2.0**-11}  # tf32: float32 run on tensor cores with a 10-bit mantissa
 
 
 def _dtype_name(dtype: Any) -> str:

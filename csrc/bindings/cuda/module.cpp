@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -75,9 +76,43 @@ PYBIND11_MODULE(_C_cuda, m) {
     r["max_shared_per_block_optin"] = d.max_shared_per_block_optin;
     return r;
   });
+  m.def("kernels_for_device", &cuda::gemm_kernels_for_device, py::arg("device"),
+        "GEMM kernel families this build can run on the device (e.g. ['simt_general', 'simt', 'mma_sync', 'wgmma']).");
   m.def("matmul", [](const Desc& a, const Desc& b, const Desc& out, uintptr_t stream) {
     TensorView va = view_of(a, "matmul", "a"), vb = view_of(b, "matmul", "b"), vo = view_of(out, "matmul", "out");
     py::gil_scoped_release nogil;
-    cuda::matmul(va, vb, vo, stream);
+    cuda::gemm(va, vb, vo, nullptr, nullptr, cuda::GemmOptions(), stream);
   }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("stream"));
+  m.def("gemm", [](const Desc& a, const Desc& b, const Desc& out, const std::optional<Desc>& bias,
+                   const std::optional<Desc>& aux, int activation, bool act_backward, bool bias_per_row,
+                   bool allow_tf32, const std::string& kernel, uintptr_t stream) {
+    const char* fn = "gemm";
+    TensorView va = view_of(a, fn, "a"), vb = view_of(b, fn, "b"), vo = view_of(out, fn, "out");
+    TensorView vbias, vaux;
+    if (bias) vbias = view_of(*bias, fn, "bias");
+    if (aux) vaux = view_of(*aux, fn, "aux");
+    cuda::GemmOptions opt;
+    opt.activation = activation;
+    opt.act_backward = act_backward;
+    opt.bias_per_row = bias_per_row;
+    opt.allow_tf32 = allow_tf32;
+    if (kernel == "auto") opt.kernel = cuda::GemmKernel::automatic;
+    else if (kernel == "simt_general") opt.kernel = cuda::GemmKernel::simt_general;
+    else if (kernel == "simt") opt.kernel = cuda::GemmKernel::simt;
+    else if (kernel == "mma_sync") opt.kernel = cuda::GemmKernel::mma_sync;
+    else if (kernel == "wgmma") opt.kernel = cuda::GemmKernel::wgmma;
+    else throw ValueError(str_cat(fn, ": kernel must be 'auto', 'simt_general', 'simt', 'mma_sync' or 'wgmma', got '",
+                                  kernel, "'"));
+    py::gil_scoped_release nogil;
+    cuda::gemm(va, vb, vo, bias ? &vbias : nullptr, aux ? &vaux : nullptr, opt, stream);
+  }, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("bias"), py::arg("aux"), py::arg("activation"),
+     py::arg("act_backward"), py::arg("bias_per_row"), py::arg("allow_tf32"), py::arg("kernel"), py::arg("stream"),
+     "out = act(a @ b + bias) (or aux * act'(a @ b + bias)); descriptors as built by fastnn.backend.");
+  m.def("last_kernel", &cuda::last_gemm_kernel,
+        "'<family>:<dtype>' of the GEMM kernel this thread launched last, e.g. 'wgmma:bf16'.");
+  m.def("column_sum", [](const Desc& x, const Desc& out, uintptr_t stream) {
+    TensorView vx = view_of(x, "column_sum", "x"), vo = view_of(out, "column_sum", "out");
+    py::gil_scoped_release nogil;
+    cuda::column_sum(vx, vo, stream);
+  }, py::arg("x"), py::arg("out"), py::arg("stream"));
 }

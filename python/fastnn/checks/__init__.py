@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import gemm
+    from . import cuda_gemm, gemm
 
-    return [gemm]
+    return [gemm, cuda_gemm]

@@ -6,11 +6,13 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .._ext import _C, _C_cuda
+from .._ext import _C
+from . import cuda_gemm
 from .._validate import FLOAT32, check_dtype, check_min_ndim, check_out, may_overlap
 
 
-def matmul(a: Any, b: Any, out: Any = None) -> Any:
+def matmul(a: Any, b: Any, out: Any = None, *, allow_tf32: bool = False, dtype: str | None = None,
+           kernel: str = "auto") -> Any:
     """``a @ b`` for float32 arrays, exactly NumPy's rules.
 
     1-D operands are promoted (a → (1, K), b → (K, 1)) and the added dimension removed from the
@@ -19,9 +21,15 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     the product goes through a temporary, as in NumPy.
 
     a: (..., M, K) or (K,)    b: (..., K, N) or (K,)    →  (..., M, N)
+
+    On CUDA (see ops/cuda_gemm.py) float16 and bfloat16 run on tensor cores; float32 runs as
+    exact FP32 unless ``allow_tf32=True``; ``dtype='bfloat16'`` marks uint16 arrays of bf16 bits;
+    ``kernel`` forces a kernel family (tests). These three are ignored on CPU.
     """
     fn = "matmul"
     device = backend.common_device(fn, a=a, b=b, out=out)
+    if device == "cuda":
+        return cuda_gemm.matmul(a, b, out, allow_tf32=allow_tf32, dtype=dtype, kernel=kernel)
     a = backend.as_array(a, fn, "a")
     b = backend.as_array(b, fn, "b")
     check_dtype(fn, "a", a)
@@ -65,15 +73,7 @@ def matmul(a: Any, b: Any, out: Any = None) -> Any:
     if target_full.size and K == 0:
         target_full[...] = 0
     elif target_full.size:
-        if device == "cpu":
-            _C.matmul(a2, b2, target_full)
-        else:
-            _C_cuda.matmul(
-                backend.cuda_descriptor(a2),
-                backend.cuda_descriptor(b2),
-                backend.cuda_descriptor(target_full),
-                backend.current_stream_ptr(),
-            )
+        _C.matmul(a2, b2, target_full)
     if out is not None and target is not out:
         out[...] = target
         return out

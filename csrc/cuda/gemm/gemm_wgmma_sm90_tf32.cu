@@ -1,0 +1,10 @@
+// Hopper wgmma GEMM instantiations for tf32 (one file per element type so they build in parallel).
+#include "cuda/gemm/gemm_wgmma_sm90.cuh"
+
+namespace fastnn {
+namespace cuda {
+namespace wgmma_sm90 {
+template void launch<float>(const GemmParams&, bool, bool, int, cudaStream_t);
+}  // namespace wgmma_sm90
+}  // namespace cuda
+}  // namespace fastnn
