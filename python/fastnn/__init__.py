@@ -16,5 +16,8 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.norm import (  # noqa: F401
+    batch_norm, batch_norm_backward, layer_norm, layer_norm_backward, rms_norm, rms_norm_backward,
+)
 
 __version__ = _C.build_info()["version"]

@@ -20,5 +20,6 @@ class Case:
 
 def families():
     from . import gemm
+    from . import norm
 
-    return [gemm]
+    return [gemm, norm]
