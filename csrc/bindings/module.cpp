@@ -9,4 +9,6 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_runtime(m);
   fastnn::bind_gemm(m);
   fastnn::bind_norm(m);
+  fastnn::bind_reduce(m);
+  fastnn::bind_elementwise(m);
 }

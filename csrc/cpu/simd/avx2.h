@@ -109,6 +109,13 @@ struct VecF32 {
   static ireg iselect(mask m, ireg t, ireg f) {
     return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(f), _mm256_castsi256_ps(t), m));
   }
+  static ireg iloadn(const int32_t* p, int n) {
+    return n == W ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskload_epi32(p, tail_mask(n));
+  }
+  static void istoren(int32_t* p, ireg v, int n) {
+    if (n == W) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    else _mm256_maskstore_epi32(p, tail_mask(n), v);
+  }
   static void store_lanes(float* v, int32_t* i, reg a, ireg b) {
     _mm256_storeu_ps(v, a);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(i), b);

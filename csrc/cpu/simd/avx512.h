@@ -83,6 +83,13 @@ struct VecF32 {
   static ireg iota() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
   static ireg iadd(ireg a, ireg b) { return _mm512_add_epi32(a, b); }
   static ireg iselect(mask m, ireg t, ireg f) { return _mm512_mask_blend_epi32(m, f, t); }
+  static ireg iloadn(const int32_t* p, int n) {
+    return n == W ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(tail_mask(n), p);
+  }
+  static void istoren(int32_t* p, ireg v, int n) {
+    if (n == W) _mm512_storeu_si512(p, v);
+    else _mm512_mask_storeu_epi32(p, tail_mask(n), v);
+  }
   static void store_lanes(float* v, int32_t* i, reg a, ireg b) {
     _mm512_storeu_ps(v, a);
     _mm512_storeu_si512(i, b);

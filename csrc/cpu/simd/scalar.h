@@ -56,6 +56,10 @@ struct VecF32 {
   static ireg iota() { return 0; }
   static ireg iadd(ireg a, ireg b) { return a + b; }
   static ireg iselect(mask m, ireg t, ireg f) { return m ? t : f; }
+  static ireg iloadn(const int32_t* p, int n) { return n > 0 ? *p : 0; }
+  static void istoren(int32_t* p, ireg v, int n) {
+    if (n > 0) *p = v;
+  }
   static void store_lanes(float* v, int32_t* i, reg a, ireg b) { *v = a, *i = b; }
 };
 

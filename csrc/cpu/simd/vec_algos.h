@@ -8,10 +8,10 @@
 namespace fastnn {
 namespace {
 
-// Elements per leaf of the pairwise recursion. Inside a leaf, 2 interleaved accumulator sets
-// of W lanes each sum kPairwiseLeaf / (2 W) elements; leaves combine pairwise, so the rounding
-// error of a length-n sum grows like log2(n / kPairwiseLeaf), not n.
-constexpr int64_t kPairwiseLeaf = 512;
+// Vectors per leaf of the pairwise recursion. Inside a leaf, 2 interleaved accumulator sets
+// of W lanes each sum kPairwiseLeafVectors / 2 elements; leaves combine pairwise, so the
+// rounding error of a length-n sum grows like log2(n / leaf), not n.
+constexpr int64_t kPairwiseLeafVectors = 64;
 
 // K sums over i in [begin, end): acc(i, m, a) adds the contribution of elements [i, i + m)
 // into the K registers a[0..K); m is V::W for full vectors (a constant after inlining) or
@@ -19,8 +19,9 @@ constexpr int64_t kPairwiseLeaf = 512;
 template <class V, int K, class Acc>
 void pairwise_sums(int64_t begin, int64_t end, const Acc& acc, float* out) {
   constexpr int W = V::W;
+  constexpr int64_t kLeaf = kPairwiseLeafVectors * W;
   const int64_t n = end - begin;
-  if (n <= kPairwiseLeaf) {
+  if (n <= kLeaf) {
     typename V::reg a0[K], a1[K];
     for (int k = 0; k < K; ++k) a0[k] = V::zero(), a1[k] = V::zero();
     int64_t i = begin;
@@ -37,8 +38,8 @@ void pairwise_sums(int64_t begin, int64_t end, const Acc& acc, float* out) {
     return;
   }
   // Split on a leaf boundary so every leaf but the last is full.
-  const int64_t leaves = (n + kPairwiseLeaf - 1) / kPairwiseLeaf;
-  const int64_t mid = begin + leaves / 2 * kPairwiseLeaf;
+  const int64_t leaves = (n + kLeaf - 1) / kLeaf;
+  const int64_t mid = begin + leaves / 2 * kLeaf;
   float lo[K], hi[K];
   pairwise_sums<V, K>(begin, mid, acc, lo);
   pairwise_sums<V, K>(mid, end, acc, hi);

@@ -20,6 +20,6 @@ class Case:
 
 def families():
     from . import gemm
-    from . import norm
+    from . import elementwise, norm, reduce
 
-    return [gemm, norm]
+    return [gemm, norm, reduce, elementwise]

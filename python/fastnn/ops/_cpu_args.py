@@ -15,6 +15,8 @@ def cpu_f32(fn: str, arg: str, x: Any) -> np.ndarray:
     """x as a float32 NumPy array (DLPack CPU objects are viewed, not copied)."""
     if x is None:
         raise TypeError(f"{fn}: {arg} must be an array, got None")
+    if isinstance(x, np.generic):  # a NumPy scalar: a 0-d array
+        x = np.asarray(x)
     try:
         dev = backend.device_of(x)
     except TypeError as exc:
