@@ -10,5 +10,6 @@ void bind_gemm(py::module_& m);
 void bind_norm(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_elementwise(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace fastnn

@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_norm(m);
   fastnn::bind_reduce(m);
   fastnn::bind_elementwise(m);
+  fastnn::bind_optim(m);
 }

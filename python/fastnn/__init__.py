@@ -23,5 +23,6 @@ from .ops.reduce import max, max_backward, mean, mean_backward, sum, sum_backwar
 from .ops.elementwise import (  # noqa: F401
     add, add_backward, bias_add, bias_add_backward, mul, mul_backward,
 )
+from .ops.optim import adam_step_, adamw_step_, sgd_step_  # noqa: F401
 
 __version__ = _C.build_info()["version"]

@@ -20,6 +20,6 @@ class Case:
 
 def families():
     from . import gemm
-    from . import elementwise, norm, reduce
+    from . import elementwise, norm, optim, reduce
 
-    return [gemm, norm, reduce, elementwise]
+    return [gemm, norm, reduce, elementwise, optim]
