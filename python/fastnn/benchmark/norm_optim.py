@@ -1,0 +1,213 @@
+"""Benchmarks for the memory-bound glue kernels of glue-b: layer_norm, rms_norm, batch_norm,
+broadcasting add/mul, bias_add, sum/mean/max and the fused optimizer steps, forward and
+backward, against PyTorch CPU (same thread count) in the same run.
+
+The figure of merit is bandwidth: ``bytes`` is what each call must move to or from memory at
+minimum for its algorithm, stated per row (e.g. batch_norm training reads x twice: the
+statistics must be complete before the first output, and 16M elements do not fit in cache).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import get_num_threads
+from ..ops import elementwise as ew
+from ..ops import norm, optim
+from ..ops import reduce as red
+from ..testing import rand, rng
+from .harness import Row, time_fn
+
+F = 4  # bytes per float32
+
+
+class _Bench:
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.rows: list[Row] = []
+        try:
+            import torch
+
+            torch.set_num_threads(get_num_threads())
+            self.torch = torch
+        except ImportError:
+            self.torch = None
+
+    def add(self, op: str, shape: str, nbytes: float, impls: dict[str, Callable[[], Any] | None]) -> None:
+        for impl, fn in impls.items():
+            if fn is None:
+                continue
+            t = time_fn(fn, min_time=0.15 if self.quick else 0.5, min_runs=5 if self.quick else 10)
+            self.rows.append(Row("norm_optim", op, shape, impl, t, bytes=nbytes))
+
+
+def _norms(b: _Bench, n_big: int) -> None:
+    torch, g = b.torch, rng(1)
+    tF = torch.nn.functional if torch else None
+    shapes = [(n_big // 4096, 4096), (4096, 1024)] if b.quick else [(4096, 4096), (4096, 1024), (8192, 32000)]
+    for m, n in shapes:
+        x, go = rand((m, n), gen=g), rand((m, n), gen=g)
+        w, bias = rand(n, gen=g), rand(n, gen=g)
+        label = f"({m}, {n})"
+        tx, tgo, tw, tb = (torch.from_numpy(a) for a in (x, go, w, bias)) if torch else (None,) * 4
+        b.add("layer_norm", label, 2 * x.nbytes, {
+            "fastnn": lambda: norm.layer_norm(x, n, w, bias),
+            "torch": torch and (lambda: tF.layer_norm(tx, (n,), tw, tb))})
+        if m * n > 64 << 20:  # 1 GiB per array: forward only
+            del x, go, tx, tgo
+            continue
+        _, mean, rstd = norm.layer_norm(x, n, w, bias, return_stats=True)
+        if torch:
+            _, tmean, trstd = torch.ops.aten.native_layer_norm(tx, (n,), tw, tb, 1e-5)
+        b.add("layer_norm_backward", label, 3 * x.nbytes, {
+            "fastnn": lambda: norm.layer_norm_backward(go, x, n, w, bias, mean=mean, rstd=rstd),
+            "torch": torch and (lambda: torch.ops.aten.native_layer_norm_backward(
+                tgo, tx, (n,), tmean, trstd, tw, tb, [True, True, True]))})
+        b.add("rms_norm", label, 2 * x.nbytes, {
+            "fastnn": lambda: norm.rms_norm(x, n, w),
+            "torch": torch and (lambda: tF.rms_norm(tx, (n,), tw))})
+        _, rr = norm.rms_norm(x, n, w, return_stats=True)
+        if torch:
+            txr, twr = tx.clone().requires_grad_(True), tw.clone().requires_grad_(True)
+            ty = tF.rms_norm(txr, (n,), twr)
+        b.add("rms_norm_backward", label, 3 * x.nbytes, {
+            "fastnn": lambda: norm.rms_norm_backward(go, x, n, w, rstd=rr),
+            "torch": torch and (lambda: torch.autograd.grad(ty, (txr, twr), tgo, retain_graph=True))})
+
+    for shape in ([(n_big // 4096, 64, 8, 8)] if b.quick else [(64, 64, 64, 64), (65536, 256)]):
+        x, go = rand(shape, gen=g), rand(shape, gen=g)
+        c = shape[1]
+        w, bias = rand(c, gen=g), rand(c, gen=g)
+        rm, rv = np.zeros(c, np.float32), np.ones(c, np.float32)
+        label = str(shape)
+        if torch:
+            tx, tgo, tw, tb, trm, trv = (torch.from_numpy(a.copy()) for a in (x, go, w, bias, rm, rv))
+        # training: statistics pass + normalisation pass read x twice; eval reads it once
+        b.add("batch_norm train", label, 3 * x.nbytes, {
+            "fastnn": lambda: norm.batch_norm(x, rm, rv, w, bias, training=True),
+            "torch": torch and (lambda: tF.batch_norm(tx, trm, trv, tw, tb, training=True))})
+        b.add("batch_norm eval", label, 2 * x.nbytes, {
+            "fastnn": lambda: norm.batch_norm(x, rm, rv, w, bias, training=False),
+            "torch": torch and (lambda: tF.batch_norm(tx, trm, trv, tw, tb, training=False))})
+        _, mean, rstd = norm.batch_norm(x, rm.copy(), rv.copy(), w, bias, training=True, return_stats=True)
+        if torch:
+            _, smean, srstd = torch.ops.aten.native_batch_norm(tx, tw, tb, trm.clone(), trv.clone(), True, 0.1, 1e-5)
+        # training backward: sums pass reads (g, x), grad_x pass reads them again and writes
+        b.add("batch_norm_backward train", label, 5 * x.nbytes, {
+            "fastnn": lambda: norm.batch_norm_backward(go, x, w, bias, rm, rv, True, mean=mean, rstd=rstd),
+            "torch": torch and (lambda: torch.ops.aten.native_batch_norm_backward(
+                tgo, tx, tw, trm, trv, smean, srstd, True, 1e-5, [True, True, True]))})
+        b.add("batch_norm_backward eval", label, 3 * x.nbytes, {
+            "fastnn": lambda: norm.batch_norm_backward(go, x, w, bias, rm, rv, False),
+            "torch": torch and (lambda: torch.ops.aten.native_batch_norm_backward(
+                tgo, tx, tw, trm, trv, None, None, False, 1e-5, [True, True, True]))})
+
+
+def _elementwise(b: _Bench, n_big: int) -> None:
+    torch, g = b.torch, rng(2)
+    side = int(round(n_big ** 0.5))
+    a, c = rand(n_big, gen=g), rand(n_big, gen=g)
+    out = np.empty(n_big, np.float32)
+    m2, row = rand((side, side), gen=g), rand(side, gen=g)
+    out2 = np.empty((side, side), np.float32)
+    nchw = (n_big // (64 * 64 * 64), 64, 64, 64)
+    xc, bc = rand(nchw, gen=g), rand(64, gen=g)
+    outc = np.empty(nchw, np.float32)
+    t = {}
+    if torch:
+        t = {k: torch.from_numpy(v) for k, v in dict(a=a, c=c, out=out, m2=m2, row=row, out2=out2, xc=xc, bc=bc,
+                                                      outc=outc).items()}
+    b.add("add", f"({n_big},)", 3 * a.nbytes, {
+        "fastnn": lambda: ew.add(a, c, out=out), "torch": torch and (lambda: torch.add(t["a"], t["c"], out=t["out"]))})
+    b.add("mul", f"({n_big},)", 3 * a.nbytes, {
+        "fastnn": lambda: ew.mul(a, c, out=out), "torch": torch and (lambda: torch.mul(t["a"], t["c"], out=t["out"]))})
+    b.add("add (broadcast row)", f"({side}, {side}) + ({side},)", 2 * m2.nbytes, {
+        "fastnn": lambda: ew.add(m2, row, out=out2),
+        "torch": torch and (lambda: torch.add(t["m2"], t["row"], out=t["out2"]))})
+    b.add("bias_add NCHW", str(nchw), 2 * xc.nbytes, {
+        "fastnn": lambda: ew.bias_add(xc, bc, axis=1, out=outc),
+        "torch": torch and (lambda: torch.add(t["xc"], t["bc"].view(64, 1, 1), out=t["outc"]))})
+    ga, gb = np.empty_like(a), np.empty_like(a)
+    b.add("mul_backward", f"({n_big},)", 5 * a.nbytes, {
+        "fastnn": lambda: ew.mul_backward(out, a, c),
+        "torch": torch and (lambda: (torch.mul(t["out"], t["c"]), torch.mul(t["out"], t["a"])))})
+    b.add("add_backward (broadcast row)", f"({side}, {side}) + ({side},)", m2.nbytes, {
+        "fastnn": lambda: ew.add_backward(out2, m2, row),
+        "torch": torch and (lambda: (t["out2"], t["out2"].sum(0)))})
+    del ga, gb
+
+
+def _reductions(b: _Bench, n_big: int) -> None:
+    torch, g = b.torch, rng(3)
+    side = int(round(n_big ** 0.5))
+    x1, x2 = rand(n_big, gen=g), rand((side, side), gen=g)
+    nchw = (n_big // (64 * 64 * 64), 64, 64, 64)
+    x4 = rand(nchw, gen=g)
+    t = {k: torch.from_numpy(v) for k, v in dict(x1=x1, x2=x2, x4=x4).items()} if torch else {}
+    cases = [("sum", f"({n_big},) all", x1, None, "x1", None),
+             ("sum", f"({side}, {side}) axis=-1", x2, -1, "x2", -1),
+             ("sum", f"({side}, {side}) axis=0", x2, 0, "x2", 0),
+             ("mean", f"{nchw} axis=(0, 2, 3)", x4, (0, 2, 3), "x4", (0, 2, 3))]
+    for op, label, x, axis, tk, tdim in cases:
+        ours = getattr(red, op)
+        theirs = getattr(torch, op) if torch else None
+        b.add(op, label, x.nbytes, {
+            "fastnn": lambda: ours(x, axis),
+            "torch": torch and ((lambda: theirs(t[tk])) if tdim is None else (lambda: theirs(t[tk], dim=tdim)))})
+    for axis in (-1, 0):
+        b.add("max (values, indices)", f"({side}, {side}) axis={axis}", x2.nbytes, {
+            "fastnn": lambda: red.max(x2, axis), "torch": torch and (lambda: torch.max(t["x2"], dim=axis))})
+    gsum = rand(side, gen=g)
+    b.add("sum_backward", f"({side}, {side}) axis=0", x2.nbytes, {
+        "fastnn": lambda: red.sum_backward(gsum, x2.shape, 0),
+        "torch": torch and (lambda: torch.from_numpy(gsum).expand(side, side).contiguous())})
+
+
+def _optim(b: _Bench, n_big: int) -> None:
+    torch, g = b.torch, rng(4)
+    p, grad = rand(n_big, gen=g), rand(n_big, gen=g)
+    s1, s2, s3 = (np.zeros(n_big, np.float32) for _ in range(3))
+    step = [1]
+
+    def torch_opt(ctor, **kw):
+        if not torch:
+            return None
+        tp = torch.nn.Parameter(torch.from_numpy(p.copy()))
+        tp.grad = torch.from_numpy(grad.copy())
+        try:
+            opt = ctor([tp], fused=True, **kw)  # PyTorch's fastest CPU path
+        except (RuntimeError, TypeError):
+            opt = ctor([tp], foreach=False, **kw)
+        opt.step()  # create the state outside the timing
+        return opt.step
+
+    def nxt():
+        step[0] += 1
+        return step[0]
+
+    label = f"({n_big},)"
+    sgd_kw = dict(lr=1e-3, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    b.add("sgd_step_ (momentum, nesterov, wd)", label, 5 * p.nbytes, {
+        "fastnn": lambda: optim.sgd_step_(p, grad, s1, step=nxt(), **sgd_kw),
+        "torch": torch_opt(torch.optim.SGD, **sgd_kw) if torch else None})
+    b.add("adam_step_", label, 7 * p.nbytes, {
+        "fastnn": lambda: optim.adam_step_(p, grad, s1, s2, step=nxt(), lr=1e-3),
+        "torch": torch_opt(torch.optim.Adam, lr=1e-3) if torch else None})
+    b.add("adamw_step_", label, 7 * p.nbytes, {
+        "fastnn": lambda: optim.adamw_step_(p, grad, s1, s2, step=nxt(), lr=1e-3),
+        "torch": torch_opt(torch.optim.AdamW, lr=1e-3) if torch else None})
+    b.add("adam_step_ amsgrad", label, 9 * p.nbytes, {
+        "fastnn": lambda: optim.adam_step_(p, grad, s1, s2, step=nxt(), lr=1e-3, amsgrad=True, max_exp_avg_sq=s3),
+        "torch": torch_opt(torch.optim.Adam, lr=1e-3, amsgrad=True) if torch else None})
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Rows for every op; 16M-element tensors (1M with quick)."""
+    b = _Bench(quick)
+    n_big = (1 << 20) if quick else (1 << 24)
+    _elementwise(b, n_big)
+    _reductions(b, n_big)
+    _optim(b, n_big)
+    _norms(b, n_big)
+    return b.rows
