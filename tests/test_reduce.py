@@ -153,3 +153,12 @@ def test_reduce_errors():
         C.max(x, 2, np.ones(3, np.float32), np.ones(3, np.int32))
     with pytest.raises(ValueError, match="max_backward: index 9 out of range"):
         C.max_backward(np.ones(3, np.float32), np.full(3, 9, np.int64), 2, np.ones((3, 4), np.float32))
+
+
+def test_many_small_column_tasks(isa, gen):
+    """Column mode with a 3-wide unit-stride kept axis and 20k outer outputs."""
+    x = rand((20001, 5, 3), gen=gen)
+    for axis in (1, (0, 1)):
+        assert_close(fastnn.sum(x, axis), rr.sum(x, axis), k=_k(x.shape, axis))
+        v, i = fastnn.max(x, axis)
+        np.testing.assert_array_equal(i, rr.max(x, axis)[1])

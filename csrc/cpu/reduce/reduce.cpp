@@ -243,15 +243,10 @@ void reduce_cols(const Ctx& c, const std::vector<RDim>& red, int64_t xb, int64_t
 void run_cols(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDim>& red, int64_t Kc,
               int64_t kos) {
   const int64_t Oo = product(kept), Rtot = product(red);
-  const int64_t nb = (Kc + kColBlock - 1) / kColBlock, tasks = Oo * nb;
+  const int64_t nb = (Kc + kColBlock - 1) / kColBlock, tasks = Oo * nb, width = std::min(Kc, kColBlock);
   const int T = get_num_threads();
-  const int64_t P = (tasks >= 2 * int64_t(T) || tasks * Kc * Rtot < 65536) ? 1 : (4 * int64_t(T) + tasks - 1) / tasks;
-  const int64_t units = tasks * std::min(P, Rtot);
-  const int64_t per_task = units / tasks;
-  // Per unit partial results: sums (sum - comp) as double, or max value + index.
-  std::vector<double> psum(c.op == ReduceOp::max ? 0 : size_t(units * kColBlock));
-  std::vector<float> pval(c.op == ReduceOp::max ? size_t(units * kColBlock) : 0);
-  std::vector<int64_t> pidx(c.op == ReduceOp::max ? size_t(units * kColBlock) : 0);
+  const bool is_max = c.op == ReduceOp::max;
+  // Task t: up to kColBlock consecutive outputs (a block of the unit-stride kept axis).
   auto task_base = [&](int64_t t, int64_t* xb, int64_t* ob, int64_t* K) {
     const int64_t oo = t / nb, b = t % nb;
     unravel(kept, kept.size(), oo, xb, ob);
@@ -259,43 +254,67 @@ void run_cols(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
     *ob += b * kColBlock * kos;
     *K = std::min(kColBlock, Kc - b * kColBlock);
   };
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(Kc * Rtot / per_task, 1));
-  parallel_for(0, units, grain, [&](int64_t u0, int64_t u1) {
-    float* buf = thread_workspace(kScratchSlot, size_t(5 * kColBlock));
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t t = u / per_task, w = u % per_task;
-      int64_t xb, ob, K;
-      task_base(t, &xb, &ob, &K);
-      const int64_t r0 = Rtot * w / per_task, r1 = Rtot * (w + 1) / per_task;
-      if (c.op == ReduceOp::max) {
-        float* val = pval.data() + u * kColBlock;
-        int64_t* idx = pidx.data() + u * kColBlock;
-        std::fill(val, val + K, -std::numeric_limits<float>::infinity());
-        std::fill(idx, idx + K, r0);
-        reduce_cols(c, red, xb, r0, r1, K, nullptr, val, idx, reinterpret_cast<int32_t*>(buf));
-      } else {
-        std::memset(buf, 0, size_t(3 * K) * sizeof(float));
-        reduce_cols(c, red, xb, r0, r1, K, buf, nullptr, nullptr, nullptr);
-        double* s = psum.data() + u * kColBlock;
-        for (int64_t j = 0; j < K; ++j) s[j] = double(buf[K + j]) - double(buf[2 * K + j]);
-      }
+  // Rows [r0, r1) of task t: max into val/idx, sums into sums (as double totals).
+  auto unit = [&](int64_t t, int64_t r0, int64_t r1, float* val, int64_t* idx, double* sums) {
+    float* buf = thread_workspace(kScratchSlot, size_t(3 * kColBlock));
+    int64_t xb, ob, K;
+    task_base(t, &xb, &ob, &K);
+    if (is_max) {
+      std::fill(val, val + K, -std::numeric_limits<float>::infinity());
+      std::fill(idx, idx + K, r0);
+      reduce_cols(c, red, xb, r0, r1, K, nullptr, val, idx, reinterpret_cast<int32_t*>(buf));
+    } else {
+      std::memset(buf, 0, size_t(3 * K) * sizeof(float));
+      reduce_cols(c, red, xb, r0, r1, K, buf, nullptr, nullptr, nullptr);
+      for (int64_t j = 0; j < K; ++j) sums[j] = double(buf[K + j]) - double(buf[2 * K + j]);
     }
-  });
-  parallel_for(0, tasks, std::max<int64_t>(1, 4096 / Kc), [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      int64_t xb, ob, K;
-      task_base(t, &xb, &ob, &K);
-      for (int64_t j = 0; j < K; ++j) {
-        Part total;
-        for (int64_t w = 0; w < per_task; ++w) {
-          const size_t at = size_t((t * per_task + w) * kColBlock + j);
-          if (c.op == ReduceOp::max) total.take_later(pval[at], pidx[at]);
-          else total.sum += psum[at];
+  };
+  if (tasks >= 2 * int64_t(T) || tasks * width * Rtot < 65536) {  // tasks in parallel, stored directly
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(width * Rtot, 1));
+    parallel_for(0, tasks, grain, [&](int64_t t0, int64_t t1) {
+      std::vector<float> val(is_max ? size_t(width) : 0);
+      std::vector<int64_t> idx(is_max ? size_t(width) : 0);
+      std::vector<double> sums(is_max ? 0 : size_t(width));
+      for (int64_t t = t0; t < t1; ++t) {
+        unit(t, 0, Rtot, val.data(), idx.data(), sums.data());
+        int64_t xb, ob, K;
+        task_base(t, &xb, &ob, &K);
+        for (int64_t j = 0; j < K; ++j) {
+          Part p;
+          if (is_max) p.val = val[size_t(j)], p.idx = idx[size_t(j)];
+          else p.sum = sums[size_t(j)];
+          store(c, ob + j * kos, p);
         }
-        store(c, ob + j * kos, total);
       }
+    });
+    return;
+  }
+  // Few tasks, long reductions: P row ranges per task reduced in parallel (few units, so the
+  // partial arrays stay small), then combined in row order.
+  const int64_t P = std::min(Rtot, (4 * int64_t(T) + tasks - 1) / tasks), units = tasks * P;
+  std::vector<double> psum(is_max ? 0 : size_t(units * width));
+  std::vector<float> pval(is_max ? size_t(units * width) : 0);
+  std::vector<int64_t> pidx(is_max ? size_t(units * width) : 0);
+  parallel_for(0, units, 1, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t t = u / P, w = u % P;
+      unit(t, Rtot * w / P, Rtot * (w + 1) / P, is_max ? pval.data() + u * width : nullptr,
+           is_max ? pidx.data() + u * width : nullptr, is_max ? nullptr : psum.data() + u * width);
     }
   });
+  for (int64_t t = 0; t < tasks; ++t) {
+    int64_t xb, ob, K;
+    task_base(t, &xb, &ob, &K);
+    for (int64_t j = 0; j < K; ++j) {
+      Part total;
+      for (int64_t w = 0; w < P; ++w) {
+        const size_t at = size_t((t * P + w) * width + j);
+        if (is_max) total.take_later(pval[at], pidx[at]);
+        else total.sum += psum[at];
+      }
+      store(c, ob + j * kos, total);
+    }
+  }
 }
 
 // ---- validation, planning ------------------------------------------------------------------
