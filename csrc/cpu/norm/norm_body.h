@@ -13,13 +13,15 @@ inline float inv_sqrt(double v) { return float(1.0 / __builtin_sqrt(v)); }
 // ---- layer_norm ----------------------------------------------------------------------------
 
 // Two-pass row statistics: mean, then the biased variance as mean((x - mean)^2).
+// next: a row to prefetch during the (cache-resident) second pass, or null.
 template <class V>
-void row_mean_rstd(const float* x, int64_t n, float eps, float* mean, float* rstd) {
+void row_mean_rstd(const float* x, int64_t n, float eps, float* mean, float* rstd, const float* next) {
   using reg = typename V::reg;
   const float mu = pairwise_sum<V>(x, n) / float(n);
   const reg vmu = V::set1(mu);
   float ss;
   pairwise_sums<V, 1>(0, n, [&](int64_t i, int m, reg* acc) {
+    if (next) prefetch_next<V>(next, i);
     reg d = V::sub(V::loadn(x + i, m), vmu);
     if (m < V::W) d = V::keep_first(d, m);
     acc[0] = V::fmadd(d, d, acc[0]);
@@ -36,7 +38,7 @@ void layer_norm_fwd_rows(const RowNormFwdArgs& a, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) {
     const float* x = a.x + r * a.ldx;
     float mu, rs;
-    row_mean_rstd<V>(x, n, a.eps, &mu, &rs);
+    row_mean_rstd<V>(x, n, a.eps, &mu, &rs, x + a.ldx);
     if (a.mean) a.mean[r] = mu;
     if (a.rstd) a.rstd[r] = rs;
     const reg vmu = V::set1(mu), vrs = V::set1(rs);
@@ -75,7 +77,7 @@ void layer_norm_bwd_rows(const RowNormBwdArgs& a, int64_t r0, int64_t r1, float*
     if (a.mean) {
       mu = a.mean[r], rs = a.rstd[r];
     } else {
-      row_mean_rstd<V>(x, n, a.eps, &mu, &rs);
+      row_mean_rstd<V>(x, n, a.eps, &mu, &rs, nullptr);
     }
     const reg vmu = V::set1(mu), vrs = V::set1(rs);
     float s[2];
@@ -93,6 +95,8 @@ void layer_norm_bwd_rows(const RowNormBwdArgs& a, int64_t r0, int64_t r1, float*
     }, s);
     const reg c1 = V::set1(s[0] / float(n)), c2 = V::set1(s[1] / float(n));
     map_row<V>(a.dx + r * a.lddx, n, a.stream, [&](int64_t i, int m) {
+      prefetch_next<V>(g + a.ldg, i);
+      prefetch_next<V>(x + a.ldx, i);
       reg gv = V::loadn(g + i, m);
       reg xh = V::mul(V::sub(V::loadn(x + i, m), vmu), vrs);
       reg gw = HasW ? V::mul(gv, V::loadn(a.w + i, m)) : gv;
@@ -146,6 +150,7 @@ void rms_norm_fwd_rows(const RowNormFwdArgs& a, int64_t r0, int64_t r1) {
     if (a.rstd) a.rstd[r] = rs;
     const reg vrs = V::set1(rs);
     map_row<V>(a.y + r * a.ldy, n, a.stream, [&](int64_t i, int m) {
+      prefetch_next<V>(x + a.ldx, i);
       reg t = V::mul(V::loadn(x + i, m), vrs);
       return HasW ? V::mul(t, V::loadn(a.w + i, m)) : t;
     });
@@ -180,6 +185,8 @@ void rms_norm_bwd_rows(const RowNormBwdArgs& a, int64_t r0, int64_t r1, float* a
     }, &s);
     const reg k = V::set1(float(double(rs) * double(rs) * double(rs) * double(s) / double(n)));
     map_row<V>(a.dx + r * a.lddx, n, a.stream, [&](int64_t i, int m) {
+      prefetch_next<V>(g + a.ldg, i);
+      prefetch_next<V>(x + a.ldx, i);
       reg gv = V::loadn(g + i, m);
       reg gw = HasW ? V::mul(gv, V::loadn(a.w + i, m)) : gv;
       return V::fnmadd(V::loadn(x + i, m), k, V::mul(gw, vrs));
@@ -212,6 +219,7 @@ void bn_chunk_stats(const float* x, int64_t len, float* mean, float* m2) {
   const reg vmu = V::set1(mu);
   float ss;
   pairwise_sums<V, 1>(0, len, [&](int64_t i, int m, reg* acc) {
+    prefetch_next<V>(x + len, i);  // the next chunk in memory order (units are contiguous)
     reg d = V::sub(V::loadn(x + i, m), vmu);
     if (m < V::W) d = V::keep_first(d, m);
     acc[0] = V::fmadd(d, d, acc[0]);

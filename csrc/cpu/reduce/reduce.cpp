@@ -25,7 +25,7 @@ namespace fastnn {
 namespace {
 
 constexpr int64_t kRunChunk = 1024;             // rows per leaf call in row mode (scratch size)
-constexpr int64_t kColBlock = 1024;             // columns per task in column mode
+constexpr int64_t kColBlock = 8192;             // columns per task in column mode (accumulators in L2)
 constexpr int64_t kMaxPiece = int64_t(1) << 30;  // int32 positions inside the max leaves
 constexpr int kScratchSlot = 3;                 // thread_workspace slot used here
 
@@ -256,7 +256,7 @@ void run_cols(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
   };
   // Rows [r0, r1) of task t: max into val/idx, sums into sums (as double totals).
   auto unit = [&](int64_t t, int64_t r0, int64_t r1, float* val, int64_t* idx, double* sums) {
-    float* buf = thread_workspace(kScratchSlot, size_t(3 * kColBlock));
+    float* buf = thread_workspace(kScratchSlot, size_t(3 * width));
     int64_t xb, ob, K;
     task_base(t, &xb, &ob, &K);
     if (is_max) {

@@ -29,23 +29,36 @@ void rows_max(const float* x, int64_t ld, int64_t rows, int64_t n, float* val, i
     const float* row = x + r * ld;
     float best = row[0];
     int64_t bi = 0, i = 1;
-    if (W > 1 && n >= 2 * W) {
-      // Lane l tracks the first max (or first NaN) among positions l, l + W, l + 2W, ...
-      reg cur = V::load(row);
-      ireg ci = V::iota(), pos = V::iota();
-      const ireg step = V::iset1(W);
-      for (i = W; i + W <= n; i += W) {
-        pos = V::iadd(pos, step);
-        reg v = V::load(row + i);
-        auto take = V::mask_or(V::gt(v, cur), V::mask_andnot(V::isnan(cur), V::isnan(v)));
-        cur = V::select(take, v, cur);
-        ci = V::iselect(take, pos, ci);
+    if (W > 1 && n >= 4 * W) {
+      // Two independent chains; lane l of chain c tracks the first strict maximum among
+      // positions c W + l + 2 W k. NaNs are only flagged here (a NaN row is rare): if one
+      // appeared, the first NaN is found by a scalar scan instead.
+      reg c0 = V::load(row), c1 = V::load(row + W);
+      ireg p0 = V::iota(), p1 = V::iadd(V::iota(), V::iset1(W));
+      ireg i0 = p0, i1 = p1;
+      auto nan = V::mask_or(V::isnan(c0), V::isnan(c1));
+      const ireg step = V::iset1(2 * W);
+      for (i = 2 * W; i + 2 * W <= n; i += 2 * W) {
+        p0 = V::iadd(p0, step), p1 = V::iadd(p1, step);
+        reg v0 = V::load(row + i), v1 = V::load(row + i + W);
+        auto t0 = V::gt(v0, c0), t1 = V::gt(v1, c1);
+        nan = V::mask_or(nan, V::mask_or(V::isnan(v0), V::isnan(v1)));
+        c0 = V::select(t0, v0, c0), i0 = V::iselect(t0, p0, i0);
+        c1 = V::select(t1, v1, c1), i1 = V::iselect(t1, p1, i1);
       }
-      float lv[W];
-      int32_t li[W];
-      V::store_lanes(lv, li, cur, ci);
+      if (V::any(nan)) {
+        int64_t k = 0;
+        while (row[k] == row[k]) ++k;  // a NaN exists in [0, i)
+        val[r] = row[k];
+        idx[r] = int32_t(k);
+        continue;
+      }
+      float lv[2 * W];
+      int32_t li[2 * W];
+      V::store_lanes(lv, li, c0, i0);
+      V::store_lanes(lv + W, li + W, c1, i1);
       best = lv[0], bi = li[0];
-      for (int l = 1; l < W; ++l)
+      for (int l = 1; l < 2 * W; ++l)
         if (beats(lv[l], li[l], best, bi)) best = lv[l], bi = li[l];
     }
     for (; i < n; ++i) {  // later positions: only strictly better values win

@@ -55,6 +55,15 @@ float pairwise_sum(const float* x, int64_t n) {
   return s;
 }
 
+// Inside a vector loop over i: prefetches the line of next[i] into L2 once per 64-byte line.
+// Multi-pass row kernels call it in their cache-resident pass so that the next row streams in
+// from memory while this one is computed (otherwise memory idles during those passes).
+// Prefetching past the end of an array is harmless (prefetches never fault).
+template <class V>
+void prefetch_next(const float* next, int64_t i) {
+  if ((i & 15) < V::W) __builtin_prefetch(next + i, 0, 2);
+}
+
 // Elements to write one at a time before y + i reaches V::kStreamAlign (0 when not streaming).
 template <class V>
 int64_t stream_head(const float* y, int64_t n, bool stream) {
