@@ -293,3 +293,24 @@ def test_norm_cuda_arrays_are_not_implemented():
 
     with pytest.raises(NotImplementedError, match="layer_norm: x is a CUDA array"):
         fastnn.layer_norm(FakeCudaArray(), 2)
+
+
+def test_norm_out_and_in_place(isa, gen):
+    x = rand((6, 3, 40), gen=gen)
+    w = rand(40, gen=gen)
+    for fn, want in [(lambda a, **k: fastnn.layer_norm(a, 40, w, **k), rn.layer_norm(x, 40, w)),
+                     (lambda a, **k: fastnn.rms_norm(a, 40, w, **k), rn.rms_norm(x, 40, w, eps=F32_EPS)),
+                     (lambda a, **k: fastnn.batch_norm(a, None, None, training=True, **k),
+                      rn.batch_norm(x, None, None, training=True)[0])]:
+        out = np.full(x.shape, np.nan, np.float32)
+        assert fn(x, out=out) is out
+        assert_close(out, want, k=40)
+        y = x.copy()
+        assert fn(y, out=y) is y  # in place
+        assert_close(y, want, k=40)
+        big = np.full((6, 3, 80), np.nan, np.float32)
+        fn(x, out=big[:, :, ::2])  # a strided out goes through a temporary
+        assert_close(big[:, :, ::2], want, k=40)
+        assert np.isnan(big[:, :, 1::2]).all()
+    with pytest.raises(ValueError, match="layer_norm: out must have shape"):
+        fastnn.layer_norm(x, 40, out=np.empty((6, 3), np.float32))

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from .._validate import FLOAT32, check_dtype, check_finite_scalar
+from .._validate import FLOAT32, check_dtype, check_finite_scalar, check_out
 
 
 def cpu_f32(fn: str, arg: str, x: Any) -> np.ndarray:
@@ -56,3 +56,29 @@ def as_rows(x: np.ndarray, rows: int, n: int) -> np.ndarray:
 def same_shape(fn: str, arg: str, x: np.ndarray, shape: tuple[int, ...]) -> None:
     if tuple(x.shape) != tuple(shape):
         raise ValueError(f"{fn}: {arg} must have shape {tuple(shape)}, got {tuple(x.shape)}")
+
+
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Both C-contiguous over exactly the same bytes (e.g. x and a reshape of x)."""
+    return (a.flags.c_contiguous and b.flags.c_contiguous and a.nbytes == b.nbytes
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def out_target(fn: str, out: Any, shape: tuple[int, ...], inputs: tuple) -> np.ndarray:
+    """The array a kernel writing a C-contiguous result should compute into: a fresh one when
+    out is None; out itself when it is C-contiguous and overlaps no input except by being the
+    very same memory (in place: the kernels read every element before writing it); otherwise a
+    fresh one that :func:`finish_out` copies into out."""
+    if out is None:
+        return np.empty(shape, np.float32)
+    out = cpu_f32(fn, "out", out)
+    check_out(fn, out, shape, FLOAT32, "cpu")
+    clash = any(x is not None and np.may_share_memory(out, x) and not _same_memory(out, x) for x in inputs)
+    return out if out.flags.c_contiguous and not clash else np.empty(shape, np.float32)
+
+
+def finish_out(out: Any, target: np.ndarray) -> np.ndarray:
+    if out is None or target is out:
+        return target
+    out[...] = target
+    return out

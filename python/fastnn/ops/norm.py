@@ -17,7 +17,7 @@ import numpy as np
 
 from .._ext import _C
 from .._validate import check_finite_scalar, check_min_ndim
-from ._cpu_args import as_rows, cpu_f32, nonneg_eps, optional_f32, same_shape
+from ._cpu_args import as_rows, cpu_f32, finish_out, nonneg_eps, optional_f32, out_target, same_shape
 
 __all__ = [
     "layer_norm", "layer_norm_backward", "rms_norm", "rms_norm_backward", "batch_norm", "batch_norm_backward",
@@ -52,13 +52,14 @@ def _stats(fn: str, arg: str, v: Any, lead: tuple[int, ...]) -> np.ndarray | Non
 # ---- layer_norm -----------------------------------------------------------------------------
 
 def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None, bias: Any = None,
-               eps: float = 1e-5, *, return_stats: bool = False) -> Any:
+               eps: float = 1e-5, *, return_stats: bool = False, out: Any = None) -> Any:
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing ``normalized_shape`` dims
     (biased variance, computed in two passes over each row).
 
     x: (..., *normalized_shape); weight, bias: normalized_shape or None.
     -> y (x.shape), or with return_stats (y, mean, rstd), mean and rstd of shape x.shape[:-k]
     (rstd = 1 / sqrt(var + eps)) for :func:`layer_norm_backward`.
+    out: optional float32 array of x's shape to write y into (may be x itself: in place).
     """
     fn = "layer_norm"
     x = cpu_f32(fn, "x", x)
@@ -67,12 +68,14 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     b = optional_f32(fn, "bias", bias, shape)
     eps = nonneg_eps(fn, eps)
     lead = x.shape[:x.ndim - len(shape)]
-    y = np.empty(x.shape, np.float32)
+    xr = as_rows(x, rows, n)
+    y = out_target(fn, out, x.shape, (xr, w, b))
     mean = np.empty(lead, np.float32) if return_stats else None
     rstd = np.empty(lead, np.float32) if return_stats else None
-    _C.layer_norm(as_rows(x, rows, n), None if w is None else w.reshape(-1), None if b is None else b.reshape(-1),
+    _C.layer_norm(xr, None if w is None else w.reshape(-1), None if b is None else b.reshape(-1),
                   eps, y.reshape(rows, n), None if mean is None else mean.reshape(-1),
                   None if rstd is None else rstd.reshape(-1))
+    y = finish_out(out, y)
     return (y, mean, rstd) if return_stats else y
 
 
@@ -112,20 +115,23 @@ def _rms_eps(fn: str, eps: Any) -> float:
 
 
 def rms_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None, eps: float | None = None, *,
-             return_stats: bool = False) -> Any:
+             return_stats: bool = False, out: Any = None) -> Any:
     """x / sqrt(mean(x^2) + eps) * weight over the trailing ``normalized_shape`` dims.
     eps=None is float32's machine epsilon (1.19e-7), as ``torch.nn.functional.rms_norm``.
-    -> y, or with return_stats (y, rstd), rstd = 1 / sqrt(mean(x^2) + eps) of shape x.shape[:-k]."""
+    -> y, or with return_stats (y, rstd), rstd = 1 / sqrt(mean(x^2) + eps) of shape x.shape[:-k].
+    out: optional float32 array of x's shape to write y into (may be x itself)."""
     fn = "rms_norm"
     x = cpu_f32(fn, "x", x)
     shape, rows, n = _normalized(fn, x, normalized_shape)
     w = optional_f32(fn, "weight", weight, shape)
     eps = _rms_eps(fn, eps)
     lead = x.shape[:x.ndim - len(shape)]
-    y = np.empty(x.shape, np.float32)
+    xr = as_rows(x, rows, n)
+    y = out_target(fn, out, x.shape, (xr, w))
     rstd = np.empty(lead, np.float32) if return_stats else None
-    _C.rms_norm(as_rows(x, rows, n), None if w is None else w.reshape(-1), eps, y.reshape(rows, n),
+    _C.rms_norm(xr, None if w is None else w.reshape(-1), eps, y.reshape(rows, n),
                 None if rstd is None else rstd.reshape(-1))
+    y = finish_out(out, y)
     return (y, rstd) if return_stats else y
 
 
@@ -169,13 +175,14 @@ def _running(fn: str, arg: str, v: Any, c: int, training: bool) -> np.ndarray | 
 
 def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, bias: Any = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5, *,
-               return_stats: bool = False) -> Any:
+               return_stats: bool = False, out: Any = None) -> Any:
     """Batch normalization over (N, C) or (N, C, *) per channel C, as ``torch.nn.functional.batch_norm``.
 
     training=True: normalise with the batch mean and biased variance; running_mean/running_var
     (if given) are updated in place: r = (1 - momentum) r + momentum * stat, with the unbiased
     variance. training=False: normalise with the running statistics (both required).
     -> y, or with return_stats (y, mean, rstd), the (C,) statistics used (rstd = 1/sqrt(var + eps)).
+    out: optional float32 array of x's shape to write y into (may be x itself).
     """
     fn = "batch_norm"
     x = cpu_f32(fn, "x", x)
@@ -190,10 +197,12 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
     eps = nonneg_eps(fn, eps)
     if not training and (rm is None or rv is None):
         raise ValueError(f"{fn}: running_mean and running_var are required when training=False")
-    y = np.empty(x.shape, np.float32)
+    x3 = _as_ncs(x)
+    y = out_target(fn, out, x.shape, (x3, rm, rv, w, b))
     mean = np.empty(c, np.float32) if return_stats else None
     rstd = np.empty(c, np.float32) if return_stats else None
-    _C.batch_norm(_as_ncs(x), rm, rv, w, b, training, momentum, eps, _as_ncs(y), mean, rstd)
+    _C.batch_norm(x3, rm, rv, w, b, training, momentum, eps, _as_ncs(y), mean, rstd)
+    y = finish_out(out, y)
     return (y, mean, rstd) if return_stats else y
 
 
