@@ -453,7 +453,8 @@ void max_backward_cpu(const TensorView& grad, const TensorView& idx, uint32_t re
   }
   const int64_t n = checked_numel(grad_x, fn);
   float* gx = grad_x.ptr<float>();
-  parallel_for(0, n, 1 << 16, [&](int64_t lo, int64_t hi) { std::memset(gx + lo, 0, size_t(hi - lo) * sizeof(float)); });
+  parallel_for(0, n, 1 << 16,
+               [&](int64_t lo, int64_t hi) { std::memset(gx + lo, 0, size_t(hi - lo) * sizeof(float)); });
   if (n == 0) return;
   if (red.empty()) red.push_back({1, 0, 0});
   if (kept.empty()) kept.push_back({1, 0, 0}), istrides.push_back(0);

@@ -50,8 +50,10 @@ def cases(device: str, quick: bool) -> Iterator[Case]:
         return
     pairs = [((7, 13), (13,)), ((5, 1, 3), (4, 1)), ((33, 129), ())]
     if not quick:
-        pairs += [((1 << 24,), (1 << 24,)), ((4096, 4096), (4096,)), ((4096, 4096), (4096, 1)), ((64, 3, 1, 1), (3, 56, 56))]
+        pairs += [((1 << 24,), (1 << 24,)), ((4096, 4096), (4096,)), ((4096, 4096), (4096, 1)),
+                  ((64, 3, 1, 1), (3, 56, 56))]
     for i, (sa, sb) in enumerate(pairs):
         yield from _pair(sa, sb, seed=40 + i)
-    for i, (shape, axis) in enumerate([((4, 3, 5, 7), 1), ((33, 129), -1)] + ([] if quick else [((32, 64, 56, 56), 1)])):
+    biases = [((4, 3, 5, 7), 1), ((33, 129), -1)] + ([] if quick else [((32, 64, 56, 56), 1)])
+    for i, (shape, axis) in enumerate(biases):
         yield from _bias(shape, axis, seed=50 + i)
