@@ -314,3 +314,28 @@ def test_norm_out_and_in_place(isa, gen):
         assert np.isnan(big[:, :, 1::2]).all()
     with pytest.raises(ValueError, match="layer_norm: out must have shape"):
         fastnn.layer_norm(x, 40, out=np.empty((6, 3), np.float32))
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_norms_any_thread_count(gen, threads):
+    """Dynamic block scheduling and per-thread accumulators with fewer / more threads than cores."""
+    x, g = rand((300, 257), gen=gen), rand((300, 257), gen=gen)
+    w = rand(257, gen=gen)
+    xb, gbn = rand((40, 6, 45), gen=gen), rand((40, 6, 45), gen=gen)
+    xc = rand((3000, 7), gen=gen)
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        gx, gw, gb = fastnn.layer_norm_backward(g, x, 257, w, w)
+        y = fastnn.batch_norm(xb, None, None, training=True)
+        bx = fastnn.batch_norm_backward(gbn, xb, None, None, None, None, True)[0]
+        yc, mc, rc = fastnn.batch_norm(xc, None, None, training=True, return_stats=True)
+    finally:
+        fastnn.set_num_threads(before)
+    rx, rw, rb = rn.layer_norm_backward(g, x, 257, w, w)
+    assert_close(gx, rx, k=257)
+    assert_close(gw, rw, k=300)
+    assert_close(gb, rb, k=300)
+    assert_close(y, rn.batch_norm(xb, None, None, training=True)[0], k=1800)
+    assert_close(bx, rn.batch_norm_backward(gbn, xb, None, None, None, None, True)[0], k=1800)
+    assert_close(yc, rn.batch_norm(xc, None, None, training=True)[0], k=3000)

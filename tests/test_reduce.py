@@ -162,3 +162,17 @@ def test_many_small_column_tasks(isa, gen):
         assert_close(fastnn.sum(x, axis), rr.sum(x, axis), k=_k(x.shape, axis))
         v, i = fastnn.max(x, axis)
         np.testing.assert_array_equal(i, rr.max(x, axis)[1])
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_reductions_any_thread_count(gen, threads):
+    x = rand((513, 1031), gen=gen)
+    before = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        got = [fastnn.sum(x), fastnn.sum(x, 0), fastnn.mean(x, 1), *fastnn.max(x, 0), *fastnn.max(x)]
+    finally:
+        fastnn.set_num_threads(before)
+    want = [rr.sum(x), rr.sum(x, 0), rr.mean(x, 1), *rr.max(x, 0), *rr.max(x)]
+    for a, b in zip(got, want):
+        assert_close(a, b, k=x.size if a.ndim == 0 else 1031)

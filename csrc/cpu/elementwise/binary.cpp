@@ -9,7 +9,7 @@
 #include <cmath>
 #include <vector>
 
-#include "common/parallel.h"
+#include "cpu/parallel_blocks.h"
 #include "cpu/stream_policy.h"
 #include "cpu/view_checks.h"
 
@@ -57,7 +57,8 @@ void run(BinaryOp op, const TensorView& a, const TensorView& b, const float* b_s
   const float* pa = a.ptr<float>();
   const float* pb = b_scalar ? b_scalar : b.ptr<float>();
   float* po = out.ptr<float>();
-  parallel_for(0, tiles, std::max<int64_t>(1, kTile / in.size), [&](int64_t t0, int64_t t1) {
+  const int64_t tile_len = (in.size + pieces - 1) / pieces;
+  parallel_blocks(0, tiles, std::max<int64_t>(1, 2 * kTile / tile_len), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       int64_t flat = t / pieces, ao = 0, bo = 0, oo = 0;
       for (size_t d = merged.size(); d-- > 0;) {
@@ -127,7 +128,7 @@ void mul_backward_cpu(const TensorView& g, const TensorView& a, const TensorView
   const int64_t n = checked_numel(g, fn);
   const BinaryKernels& k = binary_kernels_for(active_isa());
   const bool stream = use_streaming_stores(n * 20);
-  parallel_for(0, n, kTile, [&](int64_t lo, int64_t hi) {
+  parallel_blocks(0, n, 2 * kTile, [&](int64_t lo, int64_t hi) {
     k.mul_backward(g.ptr<float>() + lo, a.ptr<float>() + lo, b.ptr<float>() + lo, ga.ptr<float>() + lo,
                    gb.ptr<float>() + lo, hi - lo, stream);
   });

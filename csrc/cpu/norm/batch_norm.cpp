@@ -12,7 +12,7 @@
 #include <cstring>
 #include <vector>
 
-#include "common/parallel.h"
+#include "cpu/parallel_blocks.h"
 #include "common/workspace.h"
 #include "cpu/norm/norm.h"
 #include "cpu/norm/norm_kernels.h"
@@ -52,14 +52,14 @@ struct Units {
     *off = p * s.S + ci * chunk;
     *len = std::min(chunk, s.S - ci * chunk);
   }
-  int64_t grain() const { return std::max<int64_t>(1, 16384 / std::max<int64_t>(chunk, 1)); }
+  // Units per scheduling block: ~64K elements.
+  int64_t block() const { return std::max<int64_t>(1, 65536 / std::max<int64_t>(chunk, 1)); }
 };
 
 bool plane_mode(const Shape3& s) { return s.S >= kBnPlaneMin; }
 
-int threads_for(int64_t items, int64_t grain) {
-  return int(std::max<int64_t>(1, std::min<int64_t>((items + grain - 1) / grain, get_num_threads())));
-}
+// Rows per scheduling block in column mode: ~64K elements, whole Welford blocks.
+int64_t col_block(int64_t L) { return std::max<int64_t>(kBnWelfordBlock, 65536 / std::max<int64_t>(L, 1)); }
 
 // Per-channel moments of x over N and S.
 std::vector<Moments> channel_moments(const NormKernels& k, const float* x, const Shape3& s) {
@@ -67,18 +67,18 @@ std::vector<Moments> channel_moments(const NormKernels& k, const float* x, const
   std::vector<Moments> out(static_cast<size_t>(C));
   if (plane_mode(s)) {
     const Units units(s);
-    const int T = threads_for(units.count, units.grain());
+    const int T = block_threads(units.count, units.block());
     std::vector<Moments> part(size_t(T) * size_t(C));
-    parallel_run(T, [&](int tid, int nthr) {
+    parallel_blocks_tid(0, units.count, units.block(), [&](int tid, int64_t lo, int64_t hi) {
       Moments* mine = part.data() + size_t(tid) * size_t(C);
-      for (int64_t u = units.count * tid / nthr, e = units.count * (tid + 1) / nthr; u < e; ++u) {
+      for (int64_t u = lo; u < hi; ++u) {
         int64_t off, len, c;
         units.at(s, u, &off, &len, &c);
         float mean, m2;
         k.bn_chunk_stats(x + off, len, &mean, &m2);
         mine[c].merge(double(len), mean, m2);
       }
-    });
+    }, T);
     for (int t = 0; t < T; ++t)
       for (int64_t c = 0; c < C; ++c) {
         const Moments& m = part[size_t(t) * size_t(C) + size_t(c)];
@@ -86,17 +86,16 @@ std::vector<Moments> channel_moments(const NormKernels& k, const float* x, const
       }
     return out;
   }
-  const int64_t L = C * s.S, grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1));
-  const int T = threads_for(s.N, grain);
+  const int64_t L = C * s.S, block = col_block(L);
+  const int T = block_threads(s.N, block);
   const size_t per = size_t(4 * L);  // mean, m2, scratch (2 L)
   AlignedPtr<float> buf = aligned_alloc_array<float>(per * size_t(T));
   std::memset(buf.get(), 0, per * size_t(T) * sizeof(float));
   std::vector<int64_t> counts(size_t(T), 0);
-  parallel_run(T, [&](int tid, int nthr) {
+  parallel_blocks_tid(0, s.N, block, [&](int tid, int64_t lo, int64_t hi) {
     float* b = buf.get() + per * size_t(tid);
-    const int64_t lo = s.N * tid / nthr, hi = s.N * (tid + 1) / nthr;
-    if (lo < hi) k.bn_col_stats(x, L, lo, hi, L, b, b + L, &counts[size_t(tid)], b + 2 * L);
-  });
+    k.bn_col_stats(x, L, lo, hi, L, b, b + L, &counts[size_t(tid)], b + 2 * L);
+  }, T);
   for (int t = 0; t < T; ++t) {
     const float* b = buf.get() + per * size_t(t);
     for (int64_t j = 0; j < L; ++j) out[size_t(j / s.S)].merge(double(counts[size_t(t)]), b[j], b[L + j]);
@@ -109,7 +108,7 @@ void apply(const NormKernels& k, const float* x, float* y, const Shape3& s, cons
            const std::vector<float>& scale, const std::vector<float>& shift, bool stream) {
   if (plane_mode(s)) {
     const Units units(s);
-    parallel_for(0, units.count, units.grain(), [&](int64_t lo, int64_t hi) {
+    parallel_blocks(0, units.count, units.block(), [&](int64_t lo, int64_t hi) {
       for (int64_t u = lo; u < hi; ++u) {
         int64_t off, len, c;
         units.at(s, u, &off, &len, &c);
@@ -125,7 +124,7 @@ void apply(const NormKernels& k, const float* x, float* y, const Shape3& s, cons
     const size_t c = size_t(j / s.S);
     em[size_t(j)] = mean[c], es[size_t(j)] = scale[c], eb[size_t(j)] = shift[c];
   }
-  parallel_for(0, s.N, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_blocks(0, s.N, col_block(L), [&](int64_t lo, int64_t hi) {
     k.bn_col_apply(x, L, y, L, lo, hi, L, em.data(), es.data(), eb.data(), stream);
   });
 }
@@ -273,11 +272,11 @@ void batch_norm_bwd_cpu(const TensorView& g, const TensorView& x, const TensorVi
 
   if (elems > 0 && plane_mode(s)) {
     const Units units(s);
-    const int T = threads_for(units.count, units.grain());
+    const int T = block_threads(units.count, units.block());
     std::vector<double> part(size_t(T) * 2 * C, 0.0);
-    parallel_run(T, [&](int tid, int nthr) {
+    parallel_blocks_tid(0, units.count, units.block(), [&](int tid, int64_t lo, int64_t hi) {
       double* mine = part.data() + size_t(tid) * 2 * C;
-      for (int64_t u = units.count * tid / nthr, e = units.count * (tid + 1) / nthr; u < e; ++u) {
+      for (int64_t u = lo; u < hi; ++u) {
         int64_t off, len, c;
         units.at(s, u, &off, &len, &c);
         float sums[2];
@@ -287,26 +286,24 @@ void batch_norm_bwd_cpu(const TensorView& g, const TensorView& x, const TensorVi
         if (!training)  // grad_x = a g (independent of x) while the chunk is in cache
           k.bn_chunk_apply(gp + off, dxp + off, len, 0.0f, a[size_t(c)], 0.0f, stream);
       }
-    });
+    }, T);
     for (int t = 0; t < T; ++t) {
       const double* p = part.data() + size_t(t) * 2 * C;
       for (size_t c = 0; c < C; ++c) sg[c] += p[2 * c], sgx[c] += p[2 * c + 1];
     }
     dx_done = !training;
   } else if (elems > 0) {
-    const int64_t L = s.C * s.S, grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1));
-    const int T = threads_for(s.N, grain);
+    const int64_t L = s.C * s.S, block = col_block(L);
+    const int T = block_threads(s.N, block);
     std::vector<float> em(static_cast<size_t>(L)), ea(static_cast<size_t>(L));
     for (int64_t j = 0; j < L; ++j) em[size_t(j)] = mean[size_t(j / s.S)], ea[size_t(j)] = a[size_t(j / s.S)];
     const size_t per = size_t(6 * L);
     AlignedPtr<float> acc = aligned_alloc_array<float>(per * size_t(T));
     std::memset(acc.get(), 0, per * size_t(T) * sizeof(float));
-    parallel_run(T, [&](int tid, int nthr) {
-      const int64_t lo = s.N * tid / nthr, hi = s.N * (tid + 1) / nthr;
-      if (lo < hi)
-        k.bn_col_sums(gp, L, xp, L, lo, hi, L, em.data(), acc.get() + per * size_t(tid), training ? nullptr : dxp, L,
-                      ea.data(), stream);
-    });
+    parallel_blocks_tid(0, s.N, block, [&](int tid, int64_t lo, int64_t hi) {
+      k.bn_col_sums(gp, L, xp, L, lo, hi, L, em.data(), acc.get() + per * size_t(tid), training ? nullptr : dxp, L,
+                    ea.data(), stream);
+    }, T);
     for (int t = 0; t < T; ++t) {
       const float* b = acc.get() + per * size_t(t);
       for (int64_t j = 0; j < L; ++j) {
@@ -334,7 +331,7 @@ void batch_norm_bwd_cpu(const TensorView& g, const TensorView& x, const TensorVi
   }
   if (plane_mode(s)) {
     const Units units(s);
-    parallel_for(0, units.count, units.grain(), [&](int64_t lo, int64_t hi) {
+    parallel_blocks(0, units.count, units.block(), [&](int64_t lo, int64_t hi) {
       for (int64_t u = lo; u < hi; ++u) {
         int64_t off, len, c;
         units.at(s, u, &off, &len, &c);
@@ -351,7 +348,7 @@ void batch_norm_bwd_cpu(const TensorView& g, const TensorView& x, const TensorVi
     const size_t c = size_t(j / s.S);
     ea[size_t(j)] = a[c], e2[size_t(j)] = c2[c], em[size_t(j)] = mean[c], e3[size_t(j)] = c3[c];
   }
-  parallel_for(0, s.N, std::max<int64_t>(1, 16384 / std::max<int64_t>(L, 1)), [&](int64_t lo, int64_t hi) {
+  parallel_blocks(0, s.N, col_block(L), [&](int64_t lo, int64_t hi) {
     k.bn_col_dx(gp, L, xp, L, dxp, L, lo, hi, L, ea.data(), e2.data(), em.data(), e3.data(), stream);
   });
 }

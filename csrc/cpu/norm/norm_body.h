@@ -261,8 +261,6 @@ void bn_chunk_dx(const float* g, const float* x, float* dx, int64_t len, float a
 
 // ---- batch_norm: columns -------------------------------------------------------------------
 
-constexpr int64_t kBnWelfordBlock = 64;  // rows per Welford block before a Chan merge
-
 template <class V>
 void bn_col_stats(const float* x, int64_t ldx, int64_t r0, int64_t r1, int64_t L, float* mean, float* m2,
                   int64_t* count, float* scratch) {

@@ -59,6 +59,7 @@ using RowNormBwdFn = void (*)(const RowNormBwdArgs& a, int64_t r0, int64_t r1, f
 // (N, L = C*S) when S is small, vectorised across the L columns.
 constexpr int64_t kBnPlaneMin = 32;
 constexpr int64_t kBnChunk = 8192;
+constexpr int64_t kBnWelfordBlock = 64;  // column mode: rows per Welford block before a Chan merge
 
 // Two-pass mean and M2 = sum((x - mean)^2) of x[0, len).
 using BnChunkStatsFn = void (*)(const float* x, int64_t len, float* mean, float* m2);

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "common/parallel.h"
+#include "cpu/parallel_blocks.h"
 #include "common/workspace.h"
 #include "cpu/norm/norm.h"
 #include "cpu/norm/norm_kernels.h"
@@ -15,8 +15,12 @@
 namespace fastnn {
 namespace {
 
-// Rows per thread chunk: at least ~8K elements, so threading pays for itself.
-int64_t row_grain(int64_t n) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(n, 1)); }
+// Rows per scheduling block: ~64K elements, but at least 4 blocks per thread when rows allow.
+int64_t row_block(int64_t rows, int64_t n) {
+  const int64_t by_size = std::max<int64_t>(1, 65536 / std::max<int64_t>(n, 1));
+  const int64_t by_count = std::max<int64_t>(1, rows / (4 * int64_t(get_num_threads())));
+  return std::min(by_size, by_count);
+}
 
 void check_eps(double eps, const char* fn) {
   FASTNN_CHECK_VALUE(std::isfinite(eps) && eps >= 0, fn, ": eps must be finite and >= 0, got ", eps);
@@ -71,7 +75,7 @@ void row_norm_fwd(const char* fn, bool layer, const TensorView& x, const TensorV
   a.stream = use_streaming_stores(2 * rows * n * int64_t(sizeof(float)));
   const NormKernels& k = norm_kernels_for(active_isa());
   const RowNormFwdFn leaf = layer ? k.layer_norm_fwd : k.rms_norm_fwd;
-  parallel_for(0, rows, row_grain(n), [&](int64_t lo, int64_t hi) { leaf(a, lo, hi); });
+  parallel_blocks(0, rows, row_block(rows, n), [&](int64_t lo, int64_t hi) { leaf(a, lo, hi); });
 }
 
 // ---- backward --------------------------------------------------------------------------------
@@ -113,17 +117,16 @@ void row_norm_bwd(const char* fn, bool layer, const TensorView& g, const TensorV
   const NormKernels& k = norm_kernels_for(active_isa());
   const RowNormBwdFn leaf = layer ? k.layer_norm_bwd : k.rms_norm_bwd;
 
-  const int64_t grain = row_grain(n);
-  const int max_threads = int(std::min<int64_t>((rows + grain - 1) / grain, get_num_threads()));
+  // Blocks of whole fold groups where rows allow, so the compensated folds stay rare.
+  const int64_t block = std::max(row_block(rows, n), std::min<int64_t>(rows, kNormFoldRows));
+  const int max_threads = block_threads(rows, block);
   const size_t per_thread = want ? size_t(6 * n) : 0;
   AlignedPtr<float> acc = aligned_alloc_array<float>(per_thread * size_t(max_threads));
   if (want) std::memset(acc.get(), 0, per_thread * size_t(max_threads) * sizeof(float));
-  int used = 1;
-  parallel_run(max_threads, [&](int tid, int nthr) {
-    if (tid == 0) used = nthr;
-    const int64_t lo = rows * tid / nthr, hi = rows * (tid + 1) / nthr;
-    if (lo < hi) leaf(a, lo, hi, acc.get() + per_thread * size_t(tid));
-  });
+  const int used = max_threads;
+  parallel_blocks_tid(
+      0, rows, block, [&](int tid, int64_t lo, int64_t hi) { leaf(a, lo, hi, acc.get() + per_thread * size_t(tid)); },
+      max_threads);
   // Thread totals are sum - comp (see kahan_fold); threads that got no rows hold zeros.
   auto merge = [&](const TensorView& out, int64_t sum_off, int64_t comp_off) {
     if (!out.data) return;

@@ -4,14 +4,14 @@
 
 #include <cmath>
 
-#include "common/parallel.h"
+#include "cpu/parallel_blocks.h"
 #include "cpu/optim/optim_kernels.h"
 #include "cpu/view_checks.h"
 
 namespace fastnn {
 namespace {
 
-constexpr int64_t kGrain = 16384;
+constexpr int64_t kBlock = 65536;  // elements per scheduling block
 
 void check_buffer(const TensorView& t, const TensorView& param, const char* fn, const char* arg) {
   check_f32_cpu(t, fn, arg);
@@ -70,7 +70,7 @@ void sgd_step_cpu(const TensorView& param, const TensorView& grad, const TensorV
   float* p = param.ptr<float>();
   const float* g = grad.ptr<float>();
   float* b = buf.ptr<float>();
-  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) { k.sgd(p + lo, g + lo, b ? b + lo : nullptr, hi - lo, a); });
+  parallel_blocks(0, n, kBlock, [&](int64_t lo, int64_t hi) { k.sgd(p + lo, g + lo, b ? b + lo : nullptr, hi - lo, a); });
 }
 
 void adam_step_cpu(const TensorView& param, const TensorView& grad, const TensorView& exp_avg,
@@ -107,7 +107,7 @@ void adam_step_cpu(const TensorView& param, const TensorView& grad, const Tensor
   float *p = param.ptr<float>(), *m = exp_avg.ptr<float>(), *v = exp_avg_sq.ptr<float>();
   float* vm = o.amsgrad ? max_exp_avg_sq.ptr<float>() : nullptr;
   const float* g = grad.ptr<float>();
-  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
+  parallel_blocks(0, n, kBlock, [&](int64_t lo, int64_t hi) {
     k.adam(p + lo, g + lo, m + lo, v + lo, vm ? vm + lo : nullptr, hi - lo, a);
   });
 }

@@ -16,7 +16,7 @@
 #include <limits>
 #include <vector>
 
-#include "common/parallel.h"
+#include "cpu/parallel_blocks.h"
 #include "common/workspace.h"
 #include "cpu/reduce/reduce_kernels.h"
 #include "cpu/view_checks.h"
@@ -157,7 +157,7 @@ void run_rows(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
   const size_t scratch = size_t(2 * kRunChunk);
   if (O >= 4 * int64_t(T) || O * per_output < 65536 || T == 1) {  // parallel over outputs
     const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(per_output, 1));
-    parallel_for(0, O, grain, [&](int64_t o0, int64_t o1) {
+    parallel_blocks(0, O, grain, [&](int64_t o0, int64_t o1) {
       float* buf = thread_workspace(kScratchSlot, scratch);
       int32_t* ibuf = reinterpret_cast<int32_t*>(buf + kRunChunk);
       for_runs(kept, o0, o1, [&](int64_t, int64_t xo, int64_t oo, int64_t len, int64_t kxs, int64_t kos) {
@@ -191,7 +191,7 @@ void run_rows(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
   const int64_t segs = by_rows ? 1 : std::min(Lr, (P + Ro - 1) / Ro);  // no empty segments
   const int64_t units_per = by_rows ? P : Ro * segs;
   std::vector<Part> parts(size_t(O * units_per));
-  parallel_for(0, O * units_per, 1, [&](int64_t u0, int64_t u1) {
+  parallel_blocks(0, O * units_per, 1, [&](int64_t u0, int64_t u1) {
     float* buf = thread_workspace(kScratchSlot, scratch);
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t o = u / units_per, w = u % units_per;
@@ -271,7 +271,7 @@ void run_cols(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
   };
   if (tasks >= 2 * int64_t(T) || tasks * width * Rtot < 65536) {  // tasks in parallel, stored directly
     const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(width * Rtot, 1));
-    parallel_for(0, tasks, grain, [&](int64_t t0, int64_t t1) {
+    parallel_blocks(0, tasks, grain, [&](int64_t t0, int64_t t1) {
       std::vector<float> val(is_max ? size_t(width) : 0);
       std::vector<int64_t> idx(is_max ? size_t(width) : 0);
       std::vector<double> sums(is_max ? 0 : size_t(width));
@@ -295,7 +295,7 @@ void run_cols(const Ctx& c, const std::vector<RDim>& kept, const std::vector<RDi
   std::vector<double> psum(is_max ? 0 : size_t(units * width));
   std::vector<float> pval(is_max ? size_t(units * width) : 0);
   std::vector<int64_t> pidx(is_max ? size_t(units * width) : 0);
-  parallel_for(0, units, 1, [&](int64_t u0, int64_t u1) {
+  parallel_blocks(0, units, 1, [&](int64_t u0, int64_t u1) {
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t t = u / P, w = u % P;
       unit(t, Rtot * w / P, Rtot * (w + 1) / P, is_max ? pval.data() + u * width : nullptr,
@@ -404,7 +404,7 @@ void reduce_impl(const TensorView& x, uint32_t reduced, ReduceOp op, const Tenso
   for (int d = x.ndim - 1; d >= 0; --d) xc.strides[d] = stride, stride *= x.shape[d];
   const float* src = x.ptr<float>();
   float* dst = tmp.get();
-  parallel_for(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
+  parallel_blocks(0, n, 1 << 15, [&](int64_t lo, int64_t hi) {
     for_runs(all, lo, hi, [&](int64_t i, int64_t xo, int64_t, int64_t len, int64_t xs, int64_t) {
       for (int64_t q = 0; q < len; ++q) dst[i + q] = src[xo + q * xs];
     });
@@ -453,7 +453,7 @@ void max_backward_cpu(const TensorView& grad, const TensorView& idx, uint32_t re
   }
   const int64_t n = checked_numel(grad_x, fn);
   float* gx = grad_x.ptr<float>();
-  parallel_for(0, n, 1 << 16,
+  parallel_blocks(0, n, 1 << 16,
                [&](int64_t lo, int64_t hi) { std::memset(gx + lo, 0, size_t(hi - lo) * sizeof(float)); });
   if (n == 0) return;
   if (red.empty()) red.push_back({1, 0, 0});
@@ -461,7 +461,7 @@ void max_backward_cpu(const TensorView& grad, const TensorView& idx, uint32_t re
   const int64_t O = product(kept);
   const float* g = grad.ptr<float>();
   const int64_t* ix = idx.ptr<int64_t>();
-  parallel_for(0, O, 4096, [&](int64_t o0, int64_t o1) {
+  parallel_blocks(0, O, 4096, [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
       int64_t xo = 0, go = 0, io = 0, flat = o;
       for (size_t d = kept.size(); d-- > 0;) {
