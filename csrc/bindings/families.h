@@ -7,5 +7,9 @@ namespace py = pybind11;
 
 void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_norm(py::module_& m);
+void bind_reduce(py::module_& m);
+void bind_elementwise(py::module_& m);
+void bind_optim(py::module_& m);
 
 }  // namespace fastnn

@@ -8,4 +8,8 @@ PYBIND11_MODULE(_C, m) {
   fastnn::register_exceptions(m);
   fastnn::bind_runtime(m);
   fastnn::bind_gemm(m);
+  fastnn::bind_norm(m);
+  fastnn::bind_reduce(m);
+  fastnn::bind_elementwise(m);
+  fastnn::bind_optim(m);
 }

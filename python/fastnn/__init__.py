@@ -16,5 +16,13 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.norm import (  # noqa: F401
+    batch_norm, batch_norm_backward, layer_norm, layer_norm_backward, rms_norm, rms_norm_backward,
+)
+from .ops.reduce import max, max_backward, mean, mean_backward, sum, sum_backward  # noqa: F401,A004
+from .ops.elementwise import (  # noqa: F401
+    add, add_backward, bias_add, bias_add_backward, mul, mul_backward,
+)
+from .ops.optim import adam_step_, adamw_step_, sgd_step_  # noqa: F401
 
 __version__ = _C.build_info()["version"]

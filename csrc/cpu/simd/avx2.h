@@ -56,5 +56,72 @@ static inline __m256i tail_mask(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
 
+// ---- VecF32: width-generic float ops (glue-b: norms, reductions, broadcasting, optimizers) --
+// Kernels written once as templates over V = simd_avx2::VecF32 / simd_avx512::VecF32 /
+// simd_scalar::VecF32 (cpu/simd/scalar.h). In an unnamed namespace: internal linkage, so no
+// symbol compiled with these flags can be picked by the linker for baseline code.
+namespace {
+struct VecF32 {
+  using reg = __m256;
+  using ireg = __m256i;
+  using mask = __m256;
+  static constexpr int W = 8;
+  static constexpr int kStreamAlign = 32;  // bytes; stream() needs this alignment
+
+  static reg zero() { return _mm256_setzero_ps(); }
+  static reg set1(float v) { return _mm256_set1_ps(v); }
+  static reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
+  static void stream_fence() { _mm_sfence(); }
+  // First n lanes (0 < n < W) from p, the others zero; masked lanes are never touched.
+  static reg load_tail(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }
+  static void store_tail(float* p, reg v, int n) { _mm256_maskstore_ps(p, tail_mask(n), v); }
+  // n == W: full vector, else the tail forms. Callers pass a constant W in hot loops.
+  // Lanes >= n (0 < n < W) set to zero.
+  static reg keep_first(reg v, int n) { return _mm256_and_ps(v, _mm256_castsi256_ps(tail_mask(n))); }
+  static reg loadn(const float* p, int n) { return n == W ? load(p) : load_tail(p, n); }
+  static void storen(float* p, reg v, int n) { n == W ? store(p, v) : store_tail(p, v, n); }
+
+  static reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
+  static reg sub(reg a, reg b) { return _mm256_sub_ps(a, b); }
+  static reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  static reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
+  static reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }    // a*b + c
+  static reg fnmadd(reg a, reg b, reg c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a*b
+  static reg sqrt(reg a) { return _mm256_sqrt_ps(a); }
+  // max/min return b when either is NaN (x86 MAXPS rule); callers order operands on purpose.
+  static reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  static reg min(reg a, reg b) { return _mm256_min_ps(a, b); }
+  static reg neg(reg a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+  static float reduce_add(reg a) { return hsum(a); }
+
+  static mask gt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static mask isnan(reg a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static mask mask_or(mask a, mask b) { return _mm256_or_ps(a, b); }
+  static mask mask_andnot(mask a, mask b) { return _mm256_andnot_ps(a, b); }  // ~a & b
+  static bool any(mask m) { return _mm256_movemask_ps(m) != 0; }
+  static reg select(mask m, reg t, reg f) { return _mm256_blendv_ps(f, t, m); }
+
+  static ireg iset1(int32_t v) { return _mm256_set1_epi32(v); }
+  static ireg iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static ireg iadd(ireg a, ireg b) { return _mm256_add_epi32(a, b); }
+  static ireg iselect(mask m, ireg t, ireg f) {
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(f), _mm256_castsi256_ps(t), m));
+  }
+  static ireg iloadn(const int32_t* p, int n) {
+    return n == W ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskload_epi32(p, tail_mask(n));
+  }
+  static void istoren(int32_t* p, ireg v, int n) {
+    if (n == W) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    else _mm256_maskstore_epi32(p, tail_mask(n), v);
+  }
+  static void store_lanes(float* v, int32_t* i, reg a, ireg b) {
+    _mm256_storeu_ps(v, a);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(i), b);
+  }
+};
+}  // namespace
+
 }  // namespace simd_avx2
 }  // namespace fastnn

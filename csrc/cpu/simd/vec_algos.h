@@ -1,0 +1,112 @@
+#pragma once
+// Width-generic building blocks over V = simd_{avx512,avx2,scalar}::VecF32, for kernels that
+// are written once and instantiated per ISA (the including file has included its ISA header).
+// Everything lives in an unnamed namespace: each translation unit gets its own copy, compiled
+// with that unit's flags, and none can leak into baseline code through the linker.
+#include <cstdint>
+
+namespace fastnn {
+namespace {
+
+// Vectors per leaf of the pairwise recursion. Inside a leaf, 2 interleaved accumulator sets
+// of W lanes each sum kPairwiseLeafVectors / 2 elements; leaves combine pairwise, so the
+// rounding error of a length-n sum grows like log2(n / leaf), not n.
+constexpr int64_t kPairwiseLeafVectors = 64;
+
+// K sums over i in [begin, end): acc(i, m, a) adds the contribution of elements [i, i + m)
+// into the K registers a[0..K); m is V::W for full vectors (a constant after inlining) or
+// 0 < m < W for the tail, whose unused lanes must contribute zero.
+template <class V, int K, class Acc>
+void pairwise_sums(int64_t begin, int64_t end, const Acc& acc, float* out) {
+  constexpr int W = V::W;
+  constexpr int64_t kLeaf = kPairwiseLeafVectors * W;
+  const int64_t n = end - begin;
+  if (n <= kLeaf) {
+    typename V::reg a0[K], a1[K];
+    for (int k = 0; k < K; ++k) a0[k] = V::zero(), a1[k] = V::zero();
+    int64_t i = begin;
+    for (; i + 2 * W <= end; i += 2 * W) {
+      acc(i, W, a0);
+      acc(i + W, W, a1);
+    }
+    if (i + W <= end) {
+      acc(i, W, a0);
+      i += W;
+    }
+    if (i < end) acc(i, int(end - i), a1);
+    for (int k = 0; k < K; ++k) out[k] = V::reduce_add(V::add(a0[k], a1[k]));
+    return;
+  }
+  // Split on a leaf boundary so every leaf but the last is full.
+  const int64_t leaves = (n + kLeaf - 1) / kLeaf;
+  const int64_t mid = begin + leaves / 2 * kLeaf;
+  float lo[K], hi[K];
+  pairwise_sums<V, K>(begin, mid, acc, lo);
+  pairwise_sums<V, K>(mid, end, acc, hi);
+  for (int k = 0; k < K; ++k) out[k] = lo[k] + hi[k];
+}
+
+// Sum of x[0..n).
+template <class V>
+float pairwise_sum(const float* x, int64_t n) {
+  float s;
+  pairwise_sums<V, 1>(0, n, [&](int64_t i, int m, typename V::reg* a) { a[0] = V::add(a[0], V::loadn(x + i, m)); },
+                      &s);
+  return s;
+}
+
+// Inside a vector loop over i: prefetches the line of next[i] into L2 once per 64-byte line.
+// Multi-pass row kernels call it in their cache-resident pass so that the next row streams in
+// from memory while this one is computed (otherwise memory idles during those passes).
+// Prefetching past the end of an array is harmless (prefetches never fault).
+template <class V>
+void prefetch_next(const float* next, int64_t i) {
+  if ((i & 15) < V::W) __builtin_prefetch(next + i, 0, 2);
+}
+
+// Elements to write one at a time before y + i reaches V::kStreamAlign (0 when not streaming).
+template <class V>
+int64_t stream_head(const float* y, int64_t n, bool stream) {
+  if (!stream || V::W == 1) return 0;
+  const uintptr_t a = uintptr_t(V::kStreamAlign), off = uintptr_t(y) % a;
+  const int64_t head = off == 0 ? 0 : int64_t((a - off) / sizeof(float));
+  return head < n ? head : n;
+}
+
+// y[i] = f(i, m) for i in [0, n) by vectors: f returns the register for elements [i, i + m)
+// (m == V::W, or 0 < m < W at the head and tail). With stream, the aligned body bypasses the
+// caches (non-temporal stores: no read-for-ownership of y); the caller fences once at the end.
+template <class V, class F>
+void map_row(float* y, int64_t n, bool stream, const F& f) {
+  constexpr int W = V::W;
+  int64_t i = stream_head<V>(y, n, stream);
+  if (i > 0) V::store_tail(y, f(0, int(i)), int(i));  // head < W: one partial vector
+  if (stream) {
+    for (; i + W <= n; i += W) V::stream(y + i, f(i, W));
+  } else {
+    for (; i + W <= n; i += W) V::store(y + i, f(i, W));
+  }
+  if (i < n) V::store_tail(y + i, f(i, int(n - i)), int(n - i));
+}
+
+// Compensated (Kahan) accumulation of a block partial sum: sum[j] + comp[j] tracks the exact
+// total of every block folded in so far with ~1 ulp error, independent of how many blocks
+// (the true total is sum - comp). blk is reset to zero for the next block.
+template <class V>
+void kahan_fold(float* sum, float* comp, float* blk, int64_t n) {
+  constexpr int W = V::W;
+  auto step = [&](int64_t j, int m) {
+    typename V::reg y = V::sub(V::loadn(blk + j, m), V::loadn(comp + j, m));
+    typename V::reg s = V::loadn(sum + j, m);
+    typename V::reg t = V::add(s, y);
+    V::storen(comp + j, V::sub(V::sub(t, s), y), m);
+    V::storen(sum + j, t, m);
+    V::storen(blk + j, V::zero(), m);
+  };
+  int64_t j = 0;
+  for (; j + W <= n; j += W) step(j, W);
+  if (j < n) step(j, int(n - j));
+}
+
+}  // namespace
+}  // namespace fastnn
