@@ -16,5 +16,9 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.activation import (  # noqa: F401
+    gelu, gelu_backward, leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid, sigmoid_backward, silu,
+    silu_backward, softplus, softplus_backward, tanh, tanh_backward,
+)
 
 __version__ = _C.build_info()["version"]

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import gemm
+    from . import activation, gemm
 
-    return [gemm]
+    return [gemm, activation]
