@@ -20,5 +20,6 @@ from .ops.activation import (  # noqa: F401
     gelu, gelu_backward, leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid, sigmoid_backward, silu,
     silu_backward, softplus, softplus_backward, tanh, tanh_backward,
 )
+from .ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward  # noqa: F401
 
 __version__ = _C.build_info()["version"]

@@ -12,8 +12,9 @@
 //   NaN must survive second.  select(m, a, b) = m ? a : b.  Comparisons are ordered (false on NaN).
 #if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12 reports _mm512_undefined_ps() inside its own max/min/scalef/... intrinsics as
-// maybe-uninitialized (GCC PR 105593); must be in effect before <immintrin.h> is first included.
+// (maybe-)uninitialized (GCC PR 105593); must be in effect before <immintrin.h> is first included.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <cmath>
 #include <cstdint>

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import activation, gemm
+    from . import activation, gemm, softmax
 
-    return [gemm, activation]
+    return [gemm, activation, softmax]
