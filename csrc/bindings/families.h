@@ -9,5 +9,6 @@ void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_activation(py::module_& m);
 void bind_softmax(py::module_& m);
+void bind_loss(py::module_& m);
 
 }  // namespace fastnn

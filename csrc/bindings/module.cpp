@@ -10,4 +10,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_gemm(m);
   fastnn::bind_activation(m);
   fastnn::bind_softmax(m);
+  fastnn::bind_loss(m);
 }

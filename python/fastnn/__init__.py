@@ -21,5 +21,9 @@ from .ops.activation import (  # noqa: F401
     silu_backward, softplus, softplus_backward, tanh, tanh_backward,
 )
 from .ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward  # noqa: F401
+from .ops.loss import (  # noqa: F401
+    binary_cross_entropy, binary_cross_entropy_backward, binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_backward, cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward,
+)
 
 __version__ = _C.build_info()["version"]

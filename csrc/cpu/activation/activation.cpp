@@ -34,7 +34,7 @@ void check_pointwise_operand(const TensorView& t, const TensorView& ref, const c
     for (int d = 0; d < ref.ndim; ++d) want += str_cat(d ? ", " : "", ref.shape[d]);
     throw ValueError(str_cat(fn, ": ", arg, " must have shape (", want, "), got (", got, ")"));
   }
-  if (output)
+  if (output && checked_numel(t, fn) > 0)  // (NumPy gives empty arrays zero strides)
     for (int d = 0; d < t.ndim; ++d)
       FASTNN_CHECK_VALUE(t.shape[d] <= 1 || t.strides[d] != 0, fn, ": ", arg, " must not have zero strides");
   checked_numel(t, fn);

@@ -42,6 +42,7 @@ struct VecScalar {
     if (n > 0) *p = v;
   }
   static void stream(float* p, V v) { *p = v; }
+  static V keep_n(V v, int n) { return n > 0 ? v : 0.0f; }  // lanes ≥ n set to +0
   static void fence() {}
   static V set1(float v) { return v; }
   static V zero() { return 0.0f; }
@@ -106,6 +107,7 @@ struct VecAvx512 {
   static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
   static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, simd_avx512::tail_mask(n), v); }
   static void stream(float* p, V v) { _mm512_stream_ps(p, v); }
+  static V keep_n(V v, int n) { return _mm512_maskz_mov_ps(simd_avx512::tail_mask(n), v); }
   static void fence() { _mm_sfence(); }
   static V set1(float v) { return _mm512_set1_ps(v); }
   static V zero() { return _mm512_setzero_ps(); }
@@ -159,6 +161,7 @@ struct VecAvx2 {
   static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
   static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, simd_avx2::tail_mask(n), v); }
   static void stream(float* p, V v) { _mm256_stream_ps(p, v); }
+  static V keep_n(V v, int n) { return _mm256_and_ps(v, _mm256_castsi256_ps(simd_avx2::tail_mask(n))); }
   static void fence() { _mm_sfence(); }
   static V set1(float v) { return _mm256_set1_ps(v); }
   static V zero() { return _mm256_setzero_ps(); }

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import activation, gemm, softmax
+    from . import activation, gemm, loss, softmax
 
-    return [gemm, activation, softmax]
+    return [gemm, activation, softmax, loss]
