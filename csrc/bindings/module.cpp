@@ -11,4 +11,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_activation(m);
   fastnn::bind_softmax(m);
   fastnn::bind_loss(m);
+  fastnn::bind_dropout(m);
 }

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import activation, gemm, loss, softmax
+    from . import activation, dropout, gemm, loss, softmax
 
-    return [gemm, activation, softmax, loss]
+    return [gemm, activation, softmax, loss, dropout]
