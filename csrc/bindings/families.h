@@ -11,5 +11,6 @@ void bind_activation(py::module_& m);
 void bind_softmax(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_dropout(py::module_& m);
+void bind_embedding(py::module_& m);
 
 }  // namespace fastnn

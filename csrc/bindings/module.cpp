@@ -12,4 +12,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_softmax(m);
   fastnn::bind_loss(m);
   fastnn::bind_dropout(m);
+  fastnn::bind_embedding(m);
 }

@@ -26,5 +26,6 @@ from .ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits_backward, cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward,
 )
 from .ops.dropout import dropout, dropout_backward, dropout_mask  # noqa: F401
+from .ops.embedding import embedding, embedding_backward  # noqa: F401
 
 __version__ = _C.build_info()["version"]

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import activation, dropout, gemm, loss, softmax
+    from . import activation, dropout, embedding, gemm, loss, softmax
 
-    return [gemm, activation, softmax, loss, dropout]
+    return [gemm, activation, softmax, loss, dropout, embedding]
