@@ -91,6 +91,17 @@ def test_cross_entropy_int32_targets_and_unbatched(isa, gen):
                      rloss.cross_entropy_backward(0.7, x1, t1, reduction=red), k=11)
 
 
+@pytest.mark.parametrize("reduction", RED)
+def test_cross_entropy_streaming_backward(isa, gen, reduction):
+    fastnn._C.set_stream_threshold(0)
+    try:
+        for shape in [(7, 5), (9, 33), (3, 129)]:
+            x, t, w = ce_inputs(gen, shape, weighted=True)
+            check_ce(gen, x, t, w, reduction, 0.1)
+    finally:
+        fastnn._C.set_stream_threshold(-1)
+
+
 def test_cross_entropy_large_class_count(isa, gen):
     x, t, w = ce_inputs(gen, (6, 32000))
     check_ce(gen, x, t, w, "mean", 0.1)
@@ -235,6 +246,28 @@ def test_pointwise_losses_deterministic_across_threads(gen):
     finally:
         fastnn.set_num_threads(n0)
     assert a == b
+
+
+def test_backward_out_argument(isa, gen):
+    x, t, w = ce_inputs(gen, (33, 17), weighted=True)
+    want = fastnn.cross_entropy_backward(np.float32(1), x, t, w)
+    out = np.full((33, 17), np.nan, np.float32)
+    assert fastnn.cross_entropy_backward(np.float32(1), x, t, w, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    x_copy = x.copy()
+    assert fastnn.cross_entropy_backward(np.float32(1), x, t, w, out=x) is x  # overlap: via a temporary
+    np.testing.assert_array_equal(x, fastnn.cross_entropy_backward(np.float32(1), x_copy, t, w))
+    a, b = rand((100,), gen=gen), rand((100,), gen=gen)
+    want = fastnn.mse_loss_backward(np.float32(2), a, b)
+    assert fastnn.mse_loss_backward(np.float32(2), a, b, out=a) is a  # elementwise: in place is fine
+    np.testing.assert_array_equal(a, want)
+    p = np.abs(np.tanh(b))
+    out = np.empty(100, np.float32)
+    fastnn.binary_cross_entropy_backward(np.ones(100, np.float32), p, p, reduction="none", out=out)
+    np.testing.assert_array_equal(out, fastnn.binary_cross_entropy_backward(np.ones(100, np.float32), p, p,
+                                                                            reduction="none"))
+    fastnn.binary_cross_entropy_with_logits_backward(np.float32(1), b, p, out=out)
+    np.testing.assert_array_equal(out, fastnn.binary_cross_entropy_with_logits_backward(np.float32(1), b, p))
 
 
 def test_empty_inputs(isa):

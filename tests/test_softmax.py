@@ -99,6 +99,22 @@ def test_nan_and_inf_slices(isa, log):
     assert_close(f(np.ascontiguousarray(x.T), 0), want.T, k=20)
 
 
+@pytest.mark.parametrize("log", [False, True])
+def test_streaming_store_path(isa, gen, log):
+    """Row kernels with non-temporal stores (forced on small arrays), misaligned rows included."""
+    fastnn._C.set_stream_threshold(0)
+    try:
+        for C in (1, 7, 33, 129):
+            x = rand((5, C), gen=gen, low=-6, high=6)
+            check(x, -1, log, gen)
+            big = empty_poisoned((5, C + 3))
+            FWD[log][0](x, -1, out=big[:, 1:C + 1])
+            assert_close(big[:, 1:C + 1], FWD[log][1](x, -1), k=C)
+            assert np.isnan(big[:, 0]).all() and np.isnan(big[:, C + 1:]).all()
+    finally:
+        fastnn._C.set_stream_threshold(-1)
+
+
 def test_large_rows_and_many_rows(isa, gen):
     x = rand((3, 40_001), gen=gen, low=-30, high=30)
     check(x, 1, False, gen)

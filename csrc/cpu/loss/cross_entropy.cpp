@@ -15,6 +15,7 @@
 #include "common/parallel.h"
 #include "common/workspace.h"
 #include "cpu/activation/activation.h"
+#include "cpu/activation/pointwise.h"
 #include "cpu/loss/loss.h"
 #include "cpu/loss/loss_kernels.h"
 
@@ -362,6 +363,7 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
   if (q < 0) {
     const PosWalk walk(ops, -1);
     const int64_t per = rows_per_task(C);
+    const bool stream = pointwise_stream_stores(8 * C * walk.count);
     parallel_for(0, (walk.count + per - 1) / per, 1, [&](int64_t lo, int64_t hi) {
       const bool gather = sc != 1 || dsc != 1;
       float* bx = gather ? thread_workspace(1, size_t(C)) : nullptr;
@@ -387,7 +389,8 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
         float m, s;
         S.K.ce_row_stats(x, C, nullptr, &m, &s, nullptr);
         const double ls = std::log(double(s));
-        S.K.ce_row_backward(x, dd, C, m, float(ls), float(coef * (e1 * w_t + ec * S.W)), float(coef * ec), S.wptr());
+        S.K.ce_row_backward(x, dd, C, m, float(ls), float(coef * (e1 * w_t + ec * S.W)), float(coef * ec), S.wptr(),
+                            stream && !gather);
         dd[t] = S.target_grad(coef, x[t], m, ls, w_t);
         if (gather)
           for (int64_t c = 0; c < C; ++c) d[c * dsc] = bd[c];

@@ -48,14 +48,23 @@ void ce_row_stats(const float* x, int64_t C, const float* w, float* m_out, float
   *wx_out = VO::hsum(VO::add(a0, a1));
 }
 
-template <class VO>
-void ce_row_backward(const float* x, float* dx, int64_t C, float m, float ls, float a, float b, const float* w) {
+template <class VO, bool Stream>
+void ce_row_backward_impl(const float* x, float* dx, int64_t C, float m, float ls, float a, float b, const float* w) {
   using V = typename VO::V;
   const V vm = VO::set1(m), vls = VO::set1(ls), va = VO::set1(a), vb = VO::set1(b);
   auto body = [&](V xv, V wv) { return VO::fnmadd(vb, wv, VO::mul(va, VO::exp(VO::sub(VO::sub(xv, vm), vls)))); };
-  map_loop<VO, false>(
+  map_loop<VO, Stream>(
       dx, C, [&](int64_t i) { return body(VO::load(x + i), w ? VO::load(w + i) : VO::set1(1.0f)); },
       [&](int64_t i, int k) { return body(VO::load_n(x + i, k, 0.0f), w ? VO::load_n(w + i, k, 0.0f) : VO::set1(1.0f)); });
+}
+
+template <class VO>
+void ce_row_backward(const float* x, float* dx, int64_t C, float m, float ls, float a, float b, const float* w,
+                     bool stream) {
+  if (stream)
+    ce_row_backward_impl<VO, true>(x, dx, C, m, ls, a, b, w);
+  else
+    ce_row_backward_impl<VO, false>(x, dx, C, m, ls, a, b, w);
 }
 
 template <class VO>

@@ -23,9 +23,9 @@ constexpr int kCeColumns = 64;
 
 // x: (C) → *m, *s, *wx (wx may be null; w: (C) or null)
 using CeRowStatsFn = void (*)(const float* x, int64_t C, const float* w, float* m, float* s, float* wx);
-// x, dx: (C)
+// x, dx: (C); stream: non-temporal stores for dx
 using CeRowBackwardFn = void (*)(const float* x, float* dx, int64_t C, float m, float ls, float a, float b,
-                                 const float* w);
+                                 const float* w, bool stream);
 // x: (C, L) row stride xs → m[L], s[L], wx[L] (wx may be null)
 using CeColStatsFn = void (*)(const float* x, int64_t xs, int64_t C, int L, const float* w, float* m, float* s,
                               float* wx);

@@ -6,6 +6,7 @@
 #include "common/parallel.h"
 #include "common/workspace.h"
 #include "cpu/activation/activation.h"
+#include "cpu/activation/pointwise.h"
 #include "cpu/softmax/softmax_kernels.h"
 
 namespace fastnn {
@@ -100,11 +101,12 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
 
   if (C == 1 || (xs == 1 && ys == 1)) {  // rows in place
     SliceWalk w(ops, 2, dim, -1);
+    const bool stream = pointwise_stream_stores(8 * C * w.count);
     parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
       int64_t off[2];
       for (int64_t r = lo; r < hi; ++r) {
         w.offsets(r, off);
-        K.row(px + off[0], py + off[1], C, log);
+        K.row(px + off[0], py + off[1], C, log, stream);
       }
     });
     return;
@@ -133,7 +135,7 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
     for (int64_t r = lo; r < hi; ++r) {
       w.offsets(r, off);
       gather_row(bx, px + off[0], xs, C);
-      K.row(bx, by, C, log);
+      K.row(bx, by, C, log, false);
       scatter_row(py + off[1], by, ys, C);
     }
   });
@@ -161,11 +163,12 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
 
   if (C == 1 || (gs == 1 && ys == 1 && ds == 1)) {
     SliceWalk w(ops, 3, dim, -1);
+    const bool stream = pointwise_stream_stores(12 * C * w.count);
     parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
       int64_t off[3];
       for (int64_t r = lo; r < hi; ++r) {
         w.offsets(r, off);
-        K.row_backward(pg + off[0], py + off[1], pd + off[2], C, log);
+        K.row_backward(pg + off[0], py + off[1], pd + off[2], C, log, stream);
       }
     });
     return;
@@ -196,7 +199,7 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
       w.offsets(r, off);
       gather_row(bg, pg + off[0], gs, C);
       gather_row(by, py + off[1], ys, C);
-      K.row_backward(bg, by, bd, C, log);
+      K.row_backward(bg, by, bd, C, log, false);
       scatter_row(pd + off[2], bd, ds, C);
     }
   });

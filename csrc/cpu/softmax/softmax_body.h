@@ -51,12 +51,13 @@ float row_sum(int64_t C, F&& f, Ft&& ft) {
   return VO::hsum(VO::add(VO::add(s0, s1), VO::add(s2, s3)));
 }
 
-template <class VO>
-void softmax_row(const float* x, float* y, int64_t C, bool log) {
+template <class VO, bool Stream>
+void softmax_row_impl(const float* x, float* y, int64_t C, bool log) {
   using V = typename VO::V;
   const float m = row_max<VO>(x, C);
   const V vm = VO::set1(m);
-  if (!log) {
+  auto exp_tail = [&](int64_t i, int k) { return VO::exp(VO::sub(VO::load_n(x + i, k, kNegInf), vm)); };
+  if (!log && !Stream) {  // exp stored in pass 2, rescaled in place in pass 3 (y stays in cache)
     const float s = row_sum<VO>(
         C,
         [&](int64_t i) {
@@ -65,7 +66,7 @@ void softmax_row(const float* x, float* y, int64_t C, bool log) {
           return e;
         },
         [&](int64_t i, int k) {  // unused lanes: exp(-inf - m) = 0 (m = -inf or NaN: the row is NaN anyway)
-          const V e = VO::exp(VO::sub(VO::load_n(x + i, k, kNegInf), vm));
+          const V e = exp_tail(i, k);
           VO::store_n(y + i, e, k);
           return e;
         });
@@ -73,38 +74,59 @@ void softmax_row(const float* x, float* y, int64_t C, bool log) {
     map_loop<VO, false>(
         y, C, [&](int64_t i) { return VO::mul(VO::load(y + i), r); },
         [&](int64_t i, int k) { return VO::mul(VO::load_n(y + i, k, 0.0f), r); });
+    return;
+  }
+  const float s = row_sum<VO>(C, [&](int64_t i) { return VO::exp(VO::sub(VO::load(x + i), vm)); }, exp_tail);
+  if (!log) {  // streaming: recompute exp, write y once
+    const V r = VO::set1(1.0f / s);
+    map_loop<VO, Stream>(
+        y, C, [&](int64_t i) { return VO::mul(VO::exp(VO::sub(VO::load(x + i), vm)), r); },
+        [&](int64_t i, int k) { return VO::mul(VO::exp(VO::sub(VO::load_n(x + i, k, 0.0f), vm)), r); });
   } else {
-    const float s = row_sum<VO>(
-        C, [&](int64_t i) { return VO::exp(VO::sub(VO::load(x + i), vm)); },
-        [&](int64_t i, int k) { return VO::exp(VO::sub(VO::load_n(x + i, k, kNegInf), vm)); });
     const V shift = VO::set1(__builtin_logf(s));  // not std::log: no inline libstdc++ code in ISA TUs
-    map_loop<VO, false>(
+    map_loop<VO, Stream>(
         y, C, [&](int64_t i) { return VO::sub(VO::sub(VO::load(x + i), vm), shift); },
         [&](int64_t i, int k) { return VO::sub(VO::sub(VO::load_n(x + i, k, 0.0f), vm), shift); });
   }
 }
 
 template <class VO>
-void softmax_row_backward(const float* g, const float* y, float* dx, int64_t C, bool log) {
+void softmax_row(const float* x, float* y, int64_t C, bool log, bool stream) {
+  if (stream)
+    softmax_row_impl<VO, true>(x, y, C, log);
+  else
+    softmax_row_impl<VO, false>(x, y, C, log);
+}
+
+template <class VO, bool Stream>
+void softmax_row_backward_impl(const float* g, const float* y, float* dx, int64_t C, bool log) {
   using V = typename VO::V;
   if (!log) {
     const float dot = row_sum<VO>(
         C, [&](int64_t i) { return VO::mul(VO::load(g + i), VO::load(y + i)); },
         [&](int64_t i, int k) { return VO::mul(VO::load_n(g + i, k, 0.0f), VO::load_n(y + i, k, 0.0f)); });
     const V vd = VO::set1(dot);
-    map_loop<VO, false>(
+    map_loop<VO, Stream>(
         dx, C, [&](int64_t i) { return VO::mul(VO::load(y + i), VO::sub(VO::load(g + i), vd)); },
         [&](int64_t i, int k) { return VO::mul(VO::load_n(y + i, k, 0.0f), VO::sub(VO::load_n(g + i, k, 0.0f), vd)); });
   } else {
     const float sg = row_sum<VO>(
         C, [&](int64_t i) { return VO::load(g + i); }, [&](int64_t i, int k) { return VO::load_n(g + i, k, 0.0f); });
     const V vs = VO::set1(sg);
-    map_loop<VO, false>(
+    map_loop<VO, Stream>(
         dx, C, [&](int64_t i) { return VO::fnmadd(VO::exp(VO::load(y + i)), vs, VO::load(g + i)); },
         [&](int64_t i, int k) {
           return VO::fnmadd(VO::exp(VO::load_n(y + i, k, 0.0f)), vs, VO::load_n(g + i, k, 0.0f));
         });
   }
+}
+
+template <class VO>
+void softmax_row_backward(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream) {
+  if (stream)
+    softmax_row_backward_impl<VO, true>(g, y, dx, C, log);
+  else
+    softmax_row_backward_impl<VO, false>(g, y, dx, C, log);
 }
 
 // ---- column kernels: L ≤ kSoftmaxColumns slices side by side ---------------------------------

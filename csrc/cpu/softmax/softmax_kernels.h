@@ -15,10 +15,12 @@ namespace fastnn {
 
 constexpr int kSoftmaxColumns = 64;
 
-// x, y: (C)
-using SoftmaxRowFn = void (*)(const float* x, float* y, int64_t C, bool log);
+// x, y: (C). stream: the output is written once, with non-temporal stores (for arrays far
+// larger than the last-level cache); softmax then recomputes exp in its last pass instead of
+// rescaling a stored y, so y is never read back.
+using SoftmaxRowFn = void (*)(const float* x, float* y, int64_t C, bool log, bool stream);
 // g, y, dx: (C)
-using SoftmaxRowBackwardFn = void (*)(const float* g, const float* y, float* dx, int64_t C, bool log);
+using SoftmaxRowBackwardFn = void (*)(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream);
 // x: (C, L) row stride xs; y: (C, L) row stride ys
 using SoftmaxColFn = void (*)(const float* x, int64_t xs, float* y, int64_t ys, int64_t C, int L, bool log);
 // g, y, dx: (C, L) with row strides gs, ys, ds

@@ -37,14 +37,16 @@ def same_view(a: np.ndarray, b: np.ndarray) -> bool:
             and a.strides == b.strides)
 
 
-def output(fn: str, out: Any, shape: tuple[int, ...], *inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(target to write, out to copy into afterwards or None). ``out`` may be one of the inputs
-    itself (in place); any other overlap goes through a temporary."""
+def output(fn: str, out: Any, shape: tuple[int, ...], *inputs: np.ndarray,
+           in_place: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(target to write, out to copy into afterwards or None). With ``in_place``, ``out`` may be one
+    of the inputs itself (elementwise and row-wise kernels read each element before writing it);
+    any other overlap goes through a temporary."""
     if out is None:
         return np.empty(shape, np.float32), None
     out_arr = backend.as_array(out, fn, "out")
     check_out(fn, out_arr, shape, FLOAT32, "cpu")
-    if all(same_view(out_arr, x) or not may_overlap(out_arr, x) for x in inputs if x is not None):
+    if all((in_place and same_view(out_arr, x)) or not may_overlap(out_arr, x) for x in inputs if x is not None):
         return out_arr, None
     return np.empty(shape, np.float32), out_arr
 

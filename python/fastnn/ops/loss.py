@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import backend
 from .._ext import _C
-from ._pointwise import cpu_float32
+from ._pointwise import cpu_float32, finish, output
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -129,18 +129,20 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
 
 
 def cross_entropy_backward(grad_out: Any, input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                           reduction: str = "mean", label_smoothing: float = 0.0) -> np.ndarray:
-    """Gradient of cross_entropy w.r.t. the logits (input's shape, C-contiguous)."""
+                           reduction: str = "mean", label_smoothing: float = 0.0, out: Any = None) -> np.ndarray:
+    """Gradient of cross_entropy w.r.t. the logits (input's shape; C-contiguous unless out= is given)."""
     fn = "cross_entropy_backward"
     reduction = _reduction(fn, reduction)
+    x0 = input
     x, t, w, ignore_index, eps, unbatched = _ce_inputs(fn, input, target, weight, ignore_index, label_smoothing)
-    out = np.empty(x.shape, np.float32)
+    target_arr, copy_to = output(fn, out, np.shape(x0), x, in_place=False)  # reads x[t] after the row
+    dx = target_arr[None] if unbatched else target_arr
     if reduction == "none":
         g = _grad_array(fn, grad_out, () if unbatched else t.shape).reshape(t.shape)
-        _C.cross_entropy_backward(g, 1.0, x, t, w, ignore_index, eps, reduction, out)
+        _C.cross_entropy_backward(g, 1.0, x, t, w, ignore_index, eps, reduction, dx)
     else:
-        _C.cross_entropy_backward(None, _grad_scalar(fn, grad_out), x, t, w, ignore_index, eps, reduction, out)
-    return out[0] if unbatched else out
+        _C.cross_entropy_backward(None, _grad_scalar(fn, grad_out), x, t, w, ignore_index, eps, reduction, dx)
+    return finish(target_arr, copy_to)
 
 
 # ---- binary cross entropy ------------------------------------------------------------------------
@@ -165,17 +167,18 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, *, reducti
 
 
 def binary_cross_entropy_backward(grad_out: Any, input: Any, target: Any, weight: Any = None, *,
-                                  reduction: str = "mean") -> np.ndarray:
+                                  reduction: str = "mean", out: Any = None) -> np.ndarray:
     """w (p - t) / max(p (1 - p), 1e-12), times grad_out (÷ numel for 'mean')."""
     fn = "binary_cross_entropy_backward"
     reduction = _reduction(fn, reduction)
     p, t, w, _ = _bce_inputs(fn, input, target, weight)
-    out = np.empty(p.shape, np.float32)
-    if reduction == "none":
-        _C.binary_cross_entropy_backward(_grad_array(fn, grad_out, p.shape), 1.0, p, t, w, reduction, out)
+    g = _grad_array(fn, grad_out, p.shape) if reduction == "none" else None
+    dx, copy_to = output(fn, out, p.shape, p, t, w, g)
+    if g is not None:
+        _C.binary_cross_entropy_backward(g, 1.0, p, t, w, reduction, dx)
     else:
-        _C.binary_cross_entropy_backward(None, _grad_scalar(fn, grad_out), p, t, w, reduction, out)
-    return out
+        _C.binary_cross_entropy_backward(None, _grad_scalar(fn, grad_out), p, t, w, reduction, dx)
+    return finish(dx, copy_to)
 
 
 def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *, reduction: str = "mean",
@@ -190,18 +193,19 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 
 
 def binary_cross_entropy_with_logits_backward(grad_out: Any, input: Any, target: Any, weight: Any = None, *,
-                                              reduction: str = "mean", pos_weight: Any = None) -> np.ndarray:
+                                              reduction: str = "mean", pos_weight: Any = None,
+                                              out: Any = None) -> np.ndarray:
     """w ((1 - t) - (1 + (pos_weight - 1) t) sigmoid(-x)), times grad_out (÷ numel for 'mean')."""
     fn = "binary_cross_entropy_with_logits_backward"
     reduction = _reduction(fn, reduction)
     x, t, w, pw = _bce_inputs(fn, input, target, weight, pos_weight)
-    out = np.empty(x.shape, np.float32)
-    if reduction == "none":
-        g = _grad_array(fn, grad_out, x.shape)
-        _C.binary_cross_entropy_with_logits_backward(g, 1.0, x, t, w, pw, reduction, out)
+    g = _grad_array(fn, grad_out, x.shape) if reduction == "none" else None
+    dx, copy_to = output(fn, out, x.shape, x, t, w, pw, g)
+    if g is not None:
+        _C.binary_cross_entropy_with_logits_backward(g, 1.0, x, t, w, pw, reduction, dx)
     else:
-        _C.binary_cross_entropy_with_logits_backward(None, _grad_scalar(fn, grad_out), x, t, w, pw, reduction, out)
-    return out
+        _C.binary_cross_entropy_with_logits_backward(None, _grad_scalar(fn, grad_out), x, t, w, pw, reduction, dx)
+    return finish(dx, copy_to)
 
 
 # ---- mean squared error ---------------------------------------------------------------------------
@@ -218,19 +222,21 @@ def mse_loss(input: Any, target: Any, *, reduction: str = "mean") -> np.ndarray:
     return out if reduction == "none" else _scalar(value)
 
 
-def mse_loss_backward(grad_out: Any, input: Any, target: Any, *, reduction: str = "mean") -> np.ndarray:
+def mse_loss_backward(grad_out: Any, input: Any, target: Any, *, reduction: str = "mean",
+                      out: Any = None) -> np.ndarray:
     """2 (input - target) times grad_out (÷ numel for 'mean')."""
     fn = "mse_loss_backward"
     reduction = _reduction(fn, reduction)
     arrs = cpu_float32(fn, input=input, target=target)
     x, t = arrs["input"], arrs["target"]
     _target_like(fn, x, t)
-    out = np.empty(x.shape, np.float32)
-    if reduction == "none":
-        _C.mse_loss_backward(_grad_array(fn, grad_out, x.shape), 1.0, x, t, reduction, out)
+    g = _grad_array(fn, grad_out, x.shape) if reduction == "none" else None
+    dx, copy_to = output(fn, out, x.shape, x, t, g)
+    if g is not None:
+        _C.mse_loss_backward(g, 1.0, x, t, reduction, dx)
     else:
-        _C.mse_loss_backward(None, _grad_scalar(fn, grad_out), x, t, reduction, out)
-    return out
+        _C.mse_loss_backward(None, _grad_scalar(fn, grad_out), x, t, reduction, dx)
+    return finish(dx, copy_to)
 
 
 __all__ = [
