@@ -11,5 +11,10 @@ void bind_norm(py::module_& m);
 void bind_reduce(py::module_& m);
 void bind_elementwise(py::module_& m);
 void bind_optim(py::module_& m);
+void bind_activation(py::module_& m);
+void bind_softmax(py::module_& m);
+void bind_loss(py::module_& m);
+void bind_dropout(py::module_& m);
+void bind_embedding(py::module_& m);
 
 }  // namespace fastnn

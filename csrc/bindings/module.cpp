@@ -12,4 +12,9 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_reduce(m);
   fastnn::bind_elementwise(m);
   fastnn::bind_optim(m);
+  fastnn::bind_activation(m);
+  fastnn::bind_softmax(m);
+  fastnn::bind_loss(m);
+  fastnn::bind_dropout(m);
+  fastnn::bind_embedding(m);
 }

@@ -96,6 +96,117 @@ struct VecF32 {
   }
 };
 }  // namespace
+// ---- vector math for the glue kernels (activations, softmax, losses) -------------------------
+// Same algorithms, constants and accuracy bounds as the AVX2 section of avx2.h (see the notes
+// there); written lane-for-lane the same so both paths round identically.
+static inline __m512 log(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+  const __m512 xs = _mm512_mask_mul_ps(x, tiny, x, _mm512_set1_ps(8388608.0f));
+  const __m512i xi = _mm512_castps_si512(xs);
+  __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(xi, 23), _mm512_set1_epi32(127)));
+  e = _mm512_mask_sub_ps(e, tiny, e, _mm512_set1_ps(23.0f));
+  __m512 m = _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_and_si512(xi, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f800000)));
+  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GE_OQ);
+  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+  e = _mm512_mask_add_ps(e, big, e, one);
+  const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+  const __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(2.0f / 11.0f);
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 9.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 7.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 5.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 3.0f));
+  __m512 r = _mm512_fmadd_ps(_mm512_mul_ps(s, s2), p, _mm512_add_ps(s, s));
+  r = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), r);
+  r = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), r);
+  const __mmask16 pass = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q) |
+                         _mm512_cmp_ps_mask(x, _mm512_set1_ps(__builtin_inff()), _CMP_EQ_OQ);
+  r = _mm512_mask_mov_ps(r, pass, x);
+  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ), _mm512_set1_ps(-__builtin_inff()));
+  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(__builtin_nanf("")));
+  return r;
+}
+static inline __m512 log1p(__m512 u) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 w = _mm512_add_ps(one, u);
+  const __m512 lw = log(w);
+  const __m512 corr = _mm512_div_ps(_mm512_sub_ps(u, _mm512_sub_ps(w, one)), w);
+  const __mmask16 keep = _mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_EQ_OQ) |
+                         _mm512_cmp_ps_mask(w, _mm512_set1_ps(__builtin_inff()), _CMP_EQ_OQ);
+  return _mm512_mask_mov_ps(_mm512_add_ps(lw, corr), keep, lw);
+}
+static inline __m512 tanh(__m512 x) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512 a = _mm512_andnot_ps(sign, x);
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(-0.005704987328499556f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(0.0206390880048275f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-0.05373971536755562f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(0.13331441581249237f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-0.3333328068256378f));
+  const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x2, x), p, x);
+  const __m512 e = exp(_mm512_add_ps(a, a));
+  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                             _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  big = _mm512_or_ps(big, _mm512_and_ps(sign, x));
+  return _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), small);
+}
+static inline __m512 sigmoid(__m512 x) {
+  const __m512 e = exp(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
+  const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  return _mm512_mask_mov_ps(_mm512_mul_ps(e, r), _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), r);
+}
+static inline __m512 exp_neg_sq(__m512 a, float c) {
+  a = _mm512_min_ps(_mm512_set1_ps(20.0f), a);  // exp(-c·400) is 0 anyway; keeps l finite for a = inf
+  const __m512 h = _mm512_mul_ps(a, a);
+  const __m512 l = _mm512_fmsub_ps(a, a, h);
+  const __m512 vc = _mm512_set1_ps(c);
+  const __m512 e = exp(_mm512_mul_ps(h, _mm512_set1_ps(-c)));
+  return _mm512_fnmadd_ps(e, _mm512_mul_ps(vc, l), e);
+}
+static inline __m512 erfc_scaled(__m512 a) {
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+  const __m512 u = _mm512_sub_ps(t, _mm512_set1_ps(0.5f));
+  __m512 p = _mm512_set1_ps(0.012283201329410076f);
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.06797686219215393f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.046464696526527405f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.09742472320795059f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.10296633839607239f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(-0.17202594876289368f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.14574384689331055f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.5589430928230286f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.6871609091758728f));
+  p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.5107913613319397f));
+  return _mm512_mul_ps(t, p);
+}
+static inline __m512 erfc(__m512 x) {
+  const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
+  const __m512 q = _mm512_mul_ps(exp_neg_sq(a, 1.0f), erfc_scaled(a));
+  return _mm512_mask_sub_ps(q, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(2.0f), q);
+}
+static inline __m512 erf(__m512 x) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512 a = _mm512_andnot_ps(sign, x);
+  const __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_set1_ps(0.004718002397567034f);
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-0.026757191866636276f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(0.11282823234796524f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-0.37612608075141907f));
+  p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(1.1283791065216064f));
+  const __m512 small = _mm512_mul_ps(x, p);
+  const __m512 q = _mm512_mul_ps(exp_neg_sq(a, 1.0f), erfc_scaled(a));
+  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), q);
+  big = _mm512_or_ps(big, _mm512_and_ps(sign, x));
+  return _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.5f), _CMP_LT_OQ), small);
+}
+static inline __m512 normal_tail(__m512 a, __m512* pdf) {
+  const __m512 e = exp_neg_sq(a, 0.5f);
+  *pdf = _mm512_mul_ps(e, _mm512_set1_ps(0.398942280401432678f));
+  const __m512 r = erfc_scaled(_mm512_mul_ps(a, _mm512_set1_ps(0.707106781186547524f)));
+  return _mm512_mul_ps(_mm512_mul_ps(e, _mm512_set1_ps(0.5f)), r);
+}
 
 }  // namespace simd_avx512
 }  // namespace fastnn

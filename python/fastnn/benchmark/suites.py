@@ -6,4 +6,6 @@ from . import gemm, norm_optim
 SUITES = {
     "gemm": gemm.run,
     "norm_optim": norm_optim.run,
+from . import elementwise, gemm
+    "elementwise": elementwise.run,
 }

@@ -25,3 +25,5 @@ def families():
     from . import gemm
     from . import elementwise, norm, optim, reduce
     return [gemm, norm, reduce, elementwise, optim]
+    from . import activation, dropout, embedding, gemm, loss, softmax
+    return [gemm, activation, softmax, loss, dropout, embedding]

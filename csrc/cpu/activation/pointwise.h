@@ -1,0 +1,57 @@
+#pragma once
+// The driver behind every elementwise glue kernel (activations, dropout, pointwise losses):
+// runs a block function over operands of one shape with any strides (transposed, sliced,
+// negative, zero = broadcast), threaded with parallel_for.
+//
+// Dimensions of size 1 are dropped and adjacent dimensions merged where every operand allows it,
+// so dense operands become one run of numel elements and the kernel sees the arrays' own memory.
+// Otherwise the C-order index space is walked in segments of at most kPointwiseSegment elements:
+// an operand whose innermost stride is 1 is passed in place, any other one is gathered into (or,
+// for outputs, scattered from) a per-thread buffer. Element order is never changed, so `start`
+// (the C-order flat index of a block's first element) is what index-dependent kernels (dropout)
+// need.
+//
+// Reductions are deterministic: the index space is cut into fixed chunks of `chunk` elements, each
+// chunk's block results are summed in order into one double, and the chunk sums are added in
+// order, so the result does not depend on the thread count.
+#include <cstdint>
+#include <functional>
+
+#include "common/tensor.h"
+
+namespace fastnn {
+
+constexpr int kMaxPointwiseOperands = 6;
+constexpr int64_t kPointwiseSegment = 2048;
+
+struct PwOperand {
+  void* data = nullptr;              // nullptr: absent operand (the block sees nullptr)
+  const int64_t* strides = nullptr;  // element strides, one per dimension of the shape
+  int esize = 4;                     // bytes per element (1, 4 or 8)
+  bool output = false;
+};
+
+struct PwBlock {
+  void* ptr[kMaxPointwiseOperands];  // n contiguous elements per operand
+  int64_t n;
+  int64_t start;  // C-order flat index of element 0
+  bool direct;    // every operand is the array's own memory (streaming stores allowed)
+};
+
+using PwBlockFn = std::function<double(const PwBlock&)>;
+
+// Calls fn over all of shape[0..ndim). chunk > 0: fixed reduction chunks (see above); chunk == 0:
+// a plain map split evenly over the threads. Work below `grain` elements stays on one thread.
+// Returns the sum of fn's results.
+double pointwise_run(int ndim, const int64_t* shape, int nops, const PwOperand* ops, const PwBlockFn& fn,
+                     int64_t chunk = 0, int64_t grain = int64_t(1) << 15);
+
+// Whether an elementwise pass touching `bytes` should write with non-temporal stores: only when
+// the data is well past the last-level cache, where the store's read-for-ownership would be
+// pure extra traffic.
+bool pointwise_stream_stores(int64_t bytes);
+// Overrides the threshold (bytes; -1 restores the default of twice the last-level cache), so tests
+// can run the streaming-store paths on small arrays.
+void set_pointwise_stream_threshold(int64_t bytes);
+
+}  // namespace fastnn

@@ -1,0 +1,8 @@
+// AVX2 row add for the embedding backward (leaf code only).
+#include "cpu/embedding/row_add_body.h"
+
+namespace fastnn {
+
+RowAddFn row_add_avx2() { return &row_add<VecAvx2>; }
+
+}  // namespace fastnn

@@ -1,0 +1,8 @@
+// Generic (baseline) row add for the embedding backward.
+#include "cpu/embedding/row_add_body.h"
+
+namespace fastnn {
+
+RowAddFn row_add_generic() { return &row_add<VecScalar>; }
+
+}  // namespace fastnn
