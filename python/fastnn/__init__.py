@@ -16,5 +16,9 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.conv import (  # noqa: F401
+    conv1d, conv1d_backward, conv2d, conv2d_backward, conv_transpose1d, conv_transpose1d_backward,
+    conv_transpose2d, conv_transpose2d_backward,
+)
 
 __version__ = _C.build_info()["version"]

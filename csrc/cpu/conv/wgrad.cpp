@@ -1,0 +1,182 @@
+// conv2d weight gradient (and bias gradient).
+//
+//   gw[k, c, r, s] = Σ_{n, oy, ox} gy[n, k, oy, ox] · x[n, c, oy*sh + r*dh - pt, ox*sw + s*dw - pl]
+//
+// Per group a GEMM with M = K/groups, N = taps × C/groups (tap-major columns), reduced over
+// output pixels. In NCHW both operands would need a gather per element, so each thread first
+// transposes a band of output rows to pixel-major (gy → Gt[p][k]) and the input rows that band
+// reads (x → Xt[iy][ix][c]); then A panels are MR-float copies (pack_a) and every B panel row
+// is one contiguous run of channels of one input pixel. Threads split the output rows and sum
+// private accumulators at the end.
+#include <algorithm>
+#include <cstring>
+
+#include "common/parallel.h"
+#include "common/workspace.h"
+#include "cpu/conv/conv2d.h"
+#include "cpu/conv/conv_kernels.h"
+#include "cpu/gemm/pack.h"
+#include "cpu/gemm/ukernel.h"
+
+namespace fastnn {
+namespace {
+
+float* align64(float* p) {
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63);
+  return reinterpret_cast<float*>(a);
+}
+
+struct WgradBand {
+  const float* gt;  // (P_band, K) pixel-major grad_out of the band
+  const float* xt;  // (in_rows, W, C) input rows iy_lo .. iy_lo + in_rows
+  int64_t oy0, rows, iy_lo, in_rows;
+};
+
+// B panel: pixels [p0, p0+kc) of the band × columns [j0, j0+ncols) of (tap, channel) → kc × nr.
+void pack_wgrad_b(const Conv2dGeometry& g, const WgradBand& b, int64_t gi, int64_t p0, int64_t kc, int64_t j0,
+                  int64_t ncols, int nr, float* out) {
+  const int64_t Cg = g.Cg();
+  for (int64_t js = 0; js < ncols;) {
+    const int64_t col = j0 + js, t = col / Cg, c0 = col % Cg;
+    const int64_t len = std::min(ncols - js, Cg - c0);
+    const int64_t r = t / g.S, s = t % g.S;
+    const int64_t ry = r * g.dh - g.pt, sx = s * g.dw - g.pl;
+    const float* xc = b.xt + gi * Cg + c0;
+    int64_t oy = b.oy0 + p0 / g.Wo, ox = p0 % g.Wo;
+    for (int64_t p = 0; p < kc; ++p) {
+      float* dst = out + p * nr + js;
+      const int64_t iy = oy * g.sh + ry, ix = ox * g.sw + sx;
+      if (uint64_t(iy) < uint64_t(g.H) && uint64_t(ix) < uint64_t(g.W)) {
+        std::memcpy(dst, xc + ((iy - b.iy_lo) * g.W + ix) * g.C, sizeof(float) * size_t(len));
+      } else {
+        for (int64_t l = 0; l < len; ++l) dst[l] = 0.0f;
+      }
+      if (++ox == g.Wo) ox = 0, ++oy;
+    }
+    js += len;
+  }
+  for (int64_t p = 0; p < kc; ++p)
+    for (int64_t j = ncols; j < nr; ++j) out[p * nr + j] = 0.0f;
+}
+
+// acc[gi][k][t*Cg + c] += Σ_{p in band} Gt[p][gi*Kg + k] · X(p, t, c)
+void wgrad_band_gemm(const Conv2dGeometry& g, const SgemmUkernelInfo& uk, const WgradBand& b, float* acc,
+                     float* apack, float* bpack, int64_t kc_max, int64_t nc_max) {
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), NT = g.taps() * Cg;
+  const int mr = uk.mr, nr = uk.nr;
+  const int64_t P = b.rows * g.Wo;
+  alignas(64) float edge[kMaxMR * kMaxNR];
+  for (int64_t gi = 0; gi < g.groups; ++gi) {
+    float* accg = acc + gi * Kg * NT;
+    for (int64_t p0 = 0; p0 < P; p0 += kc_max) {
+      const int64_t kc = std::min(kc_max, P - p0);
+      pack_a(Kg, kc, b.gt + p0 * g.K + gi * Kg, 1, g.K, mr, apack);
+      for (int64_t jc = 0; jc < NT; jc += nc_max) {
+        const int64_t nc = std::min(nc_max, NT - jc);
+        for (int64_t jr = 0; jr < nc; jr += nr)
+          pack_wgrad_b(g, b, gi, p0, kc, jc + jr, std::min<int64_t>(nr, nc - jr), nr, bpack + jr * kc);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          const int n = int(std::min<int64_t>(nr, nc - jr));
+          const float* bp = bpack + jr * kc;
+          for (int64_t ir = 0; ir < Kg; ir += mr) {
+            const int m = int(std::min<int64_t>(mr, Kg - ir));
+            float* c = accg + ir * NT + jc + jr;
+            const float* ap = apack + ir * kc;
+            if (m == mr && n == nr) {
+              uk.fn(kc, 1.0f, ap, bp, 1.0f, c, NT, 1);
+            } else {
+              uk.fn(kc, 1.0f, ap, bp, 0.0f, edge, nr, 1);
+              for (int i = 0; i < m; ++i)
+                for (int j = 0; j < n; ++j) c[i * NT + j] += edge[i * nr + j];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const float* x, float* gw) {
+  const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
+  const int64_t wsize = g.K * Cg * T;
+  if (wsize == 0) return;
+  const int64_t total_rows = g.N * g.Ho;
+  if (total_rows == 0 || g.Wo == 0) {
+    std::memset(gw, 0, sizeof(float) * size_t(wsize));
+    return;
+  }
+  const Isa isa = active_isa();
+  const SgemmUkernelInfo& uk = sgemm_ukernel_for(isa);
+  const TransposeFn transpose = transpose_for(isa);
+  const int64_t NT = T * Cg;
+  // Band of output rows per step: its transposed grad_out and input rows stay near 2 MiB.
+  const int64_t budget = int64_t(1) << 19;
+  const int64_t band_rows =
+      std::clamp<int64_t>(budget / std::max<int64_t>(1, g.Wo * g.K + g.sh * g.W * g.C), 1, g.Ho);
+  const int64_t kc_max = 256;
+  const int64_t nc_max = std::max<int64_t>(uk.nr, std::min<int64_t>((NT + uk.nr - 1) / uk.nr * uk.nr, 512));
+  const int max_threads = int(std::min<int64_t>(get_num_threads(), total_rows));
+  AlignedPtr<float> acc = aligned_alloc_array<float>(size_t(max_threads) * size_t(wsize));
+  int used = 1;
+
+  parallel_run(max_threads, [&](int tid, int nthr) {
+    if (tid == 0) used = nthr;
+    float* my = acc.get() + size_t(tid) * size_t(wsize);
+    std::memset(my, 0, sizeof(float) * size_t(wsize));
+    const int64_t lo = total_rows * tid / nthr, hi = total_rows * (tid + 1) / nthr;
+    if (lo >= hi) return;
+    const int64_t max_in_rows = std::min(g.H, (band_rows - 1) * g.sh + (g.R - 1) * g.dh + 1);
+    const int64_t gt_size = band_rows * g.Wo * g.K, xt_size = max_in_rows * g.W * g.C;
+    const int64_t ap_size = kc_max * ((Kg + uk.mr - 1) / uk.mr * uk.mr), bp_size = kc_max * nc_max;
+    float* ws = thread_workspace(2, size_t(gt_size + xt_size + ap_size + bp_size + 48));
+    float* gt = ws;
+    float* xt = gt + gt_size;
+    float* apack = align64(xt + xt_size);
+    float* bpack = align64(apack + ap_size);
+    for (int64_t row = lo; row < hi;) {
+      const int64_t n = row / g.Ho, oy0 = row % g.Ho;
+      const int64_t rows = std::min({band_rows, g.Ho - oy0, hi - row});
+      row += rows;
+      WgradBand b;
+      b.oy0 = oy0;
+      b.rows = rows;
+      b.iy_lo = std::clamp<int64_t>(oy0 * g.sh - g.pt, 0, g.H);
+      const int64_t iy_hi = std::clamp<int64_t>((oy0 + rows - 1) * g.sh - g.pt + (g.R - 1) * g.dh + 1, 0, g.H);
+      b.in_rows = std::max<int64_t>(0, iy_hi - b.iy_lo);
+      // Gt[p][k] = gy[n, k, oy0*Wo + p];  Xt[q][c] = x[n, c, iy_lo*W + q]
+      transpose(g.K, rows * g.Wo, gy + (n * g.K) * g.Ho * g.Wo + oy0 * g.Wo, g.Ho * g.Wo, gt, g.K);
+      transpose(g.C, b.in_rows * g.W, x + (n * g.C) * g.H * g.W + b.iy_lo * g.W, g.H * g.W, xt, g.C);
+      b.gt = gt;
+      b.xt = xt;
+      wgrad_band_gemm(g, uk, b, my, apack, bpack, kc_max, nc_max);
+    }
+  });
+
+  // gw[(gi*Kg + k), c, t] = Σ_threads acc[gi][k][t*Cg + c]
+  parallel_for(0, g.K, 1, [&](int64_t k_lo, int64_t k_hi) {
+    for (int64_t kk = k_lo; kk < k_hi; ++kk) {
+      float* dst = gw + kk * Cg * T;
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t t = 0; t < T; ++t) {
+          float s = 0.0f;
+          for (int th = 0; th < used; ++th) s += acc[size_t(th) * size_t(wsize) + size_t(kk * NT + t * Cg + c)];
+          dst[c * T + t] = s;
+        }
+    }
+  });
+}
+
+void conv_bias_grad_cpu(int64_t N, int64_t K, int64_t P, const float* gy, float* gb) {
+  const ReduceSumFn sum = reduce_sum_for(active_isa());
+  parallel_for(0, K, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      double s = 0.0;
+      for (int64_t n = 0; n < N; ++n) s += sum(gy + (n * K + k) * P, P);
+      gb[k] = float(s);
+    }
+  });
+}
+
+}  // namespace fastnn
