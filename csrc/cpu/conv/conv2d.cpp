@@ -14,6 +14,7 @@
 #include "common/parallel.h"
 #include "common/tensor.h"
 #include "common/workspace.h"
+#include "cpu/conv/depthwise.h"
 #include "cpu/conv/igemm.h"
 
 namespace fastnn {
@@ -60,6 +61,10 @@ PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, AlignedPtr<float
 void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                         Activation act, float* y) {
   if (g.N == 0 || g.K == 0 || g.Ho <= 0 || g.Wo <= 0) return;
+  if (depthwise_applies(g)) {
+    depthwise_forward(g, x, w, bias, act, y);
+    return;
+  }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   IgemmProblem p;
   std::vector<IgemmRow> rows(size_t(Cg * T));
@@ -116,6 +121,10 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
 void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const float* w, const float* bias,
                               float* gx) {
   if (g.N == 0 || g.C == 0 || g.H == 0 || g.W == 0) return;
+  if (depthwise_applies(g)) {
+    depthwise_backward_data(g, gy, w, bias, gx);
+    return;
+  }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   for (int64_t fy = 0; fy < std::min(g.sh, g.H); ++fy) {
     for (int64_t fx = 0; fx < std::min(g.sw, g.W); ++fx) {

@@ -216,8 +216,10 @@ void igemm_conv(const IgemmProblem& p) {
             const int64_t n = std::min<int64_t>(nr, j_end - j0);
             const int ns = panel_segments(p, j0, n, segs);
             const float* b = bpack + q * kc * nr;
-            // A direct tile: the panel is one full output row segment.
-            const bool direct_cols = ns == 1 && n == nr;
+            // A direct tile: the panel's columns are equally spaced in Y: one output row segment,
+            // or consecutive rows of one image when the output plane is dense (NCHW forward).
+            const bool dense_plane = p.y_h == p.OW * p.y_w;
+            const bool direct_cols = n == nr && (ns == 1 || (dense_plane && segs[0].n == segs[ns - 1].n));
             float* ybase = nullptr;
             if (direct_cols) {
               ybase = yg + segs[0].n * p.y_n + segs[0].oy * p.y_h + segs[0].ox0 * p.y_w;

@@ -15,6 +15,7 @@
 #include "common/workspace.h"
 #include "cpu/conv/conv2d.h"
 #include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/depthwise.h"
 #include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -105,6 +106,10 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
   const int64_t total_rows = g.N * g.Ho;
   if (total_rows == 0 || g.Wo == 0) {
     std::memset(gw, 0, sizeof(float) * size_t(wsize));
+    return;
+  }
+  if (depthwise_applies(g)) {
+    depthwise_backward_weight(g, gy, x, gw);
     return;
   }
   const Isa isa = active_isa();
