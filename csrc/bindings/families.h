@@ -8,5 +8,6 @@ namespace py = pybind11;
 void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_conv(py::module_& m);
+void bind_pool(py::module_& m);
 
 }  // namespace fastnn

@@ -9,4 +9,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_runtime(m);
   fastnn::bind_gemm(m);
   fastnn::bind_conv(m);
+  fastnn::bind_pool(m);
 }
