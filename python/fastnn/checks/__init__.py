@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import gemm
+    from . import conv, gemm, pool
 
-    return [gemm]
+    return [gemm, conv, pool]
