@@ -72,8 +72,8 @@ const ConvKernels& conv_kernels_for(Isa isa) {
   static const ConvKernels table[kNumIsas] = {
       conv_kernels_ref(),
 #if defined(FASTNN_X86)
-      conv_kernels_ref(),
-      conv_kernels_ref(),
+      conv_kernels_avx2(),
+      conv_kernels_avx512(),
 #else
       conv_kernels_ref(),
       conv_kernels_ref(),

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common/cpu_features.h"
 #include "common/errors.h"
@@ -12,6 +13,7 @@
 #include "common/workspace.h"
 #include "cpu/activation_math.h"
 #include "cpu/conv/conv_epilogue.h"
+#include "cpu/conv/igemm_pack.h"
 #include "cpu/gemm/ukernel.h"
 
 namespace fastnn {
@@ -38,57 +40,22 @@ int panel_segments(const IgemmProblem& p, int64_t j0, int64_t ncols, Segment* se
   return count;
 }
 
-// Copies plane row `src` (width w) elements [ix0, ix0+len) into dst, zero outside [0, w).
-inline void copy_clipped(float* dst, const float* src, int64_t ix0, int64_t len, int64_t w) {
-  if (ix0 >= 0 && ix0 + len <= w) {
-    std::memcpy(dst, src + ix0, sizeof(float) * size_t(len));
-    return;
-  }
-  const int64_t lo = std::clamp<int64_t>(-ix0, 0, len), hi = std::clamp<int64_t>(w - ix0, lo, len);
-  for (int64_t l = 0; l < lo; ++l) dst[l] = 0.0f;
-  if (hi > lo) std::memcpy(dst + lo, src + ix0 + lo, sizeof(float) * size_t(hi - lo));
-  for (int64_t l = hi; l < len; ++l) dst[l] = 0.0f;
-}
-
-// B micro-panel: reduction rows [k0, k0+kc) × the panel's columns → kc × nr floats.
-template <int NR>
-void pack_b_panel(const IgemmProblem& p, const float* xg, int64_t k0, int64_t kc, const Segment* seg, int nseg,
-                  int64_t ncols, float* out) {
-  for (int64_t kk = 0; kk < kc; ++kk) {
-    const IgemmRow& r = p.rows[k0 + kk];
-    float* dst = out + kk * NR;
-    const float* plane = xg + r.x_off;
-    for (int s = 0; s < nseg; ++s) {
-      const Segment& sg = seg[s];
-      float* d = dst + sg.js;
-      const int64_t iy = sg.oy + r.dy;
-      if (uint64_t(iy) >= uint64_t(r.h)) {
-        for (int64_t l = 0; l < sg.len; ++l) d[l] = 0.0f;
-        continue;
-      }
-      const float* src = plane + sg.n * p.x_n + iy * r.x_h;
-      const int64_t ix0 = sg.ox0 + r.dx;
-      if (sg.len == NR && ix0 >= 0 && ix0 + NR <= r.w) {
-        std::memcpy(d, src + ix0, sizeof(float) * NR);  // the common case: a full interior row
-      } else {
-        copy_clipped(d, src, ix0, sg.len, r.w);
-      }
+// The chunk's columns [j_begin, j_begin + ncols) as panel pieces: row segments split at panel
+// boundaries (j_begin is panel aligned).
+void chunk_pieces(const IgemmProblem& p, int64_t j_begin, int64_t ncols, int nr, std::vector<Segment>& segs,
+                  std::vector<PackPiece>& pieces) {
+  segs.resize(size_t(ncols));
+  const int ns = panel_segments(p, j_begin, ncols, segs.data());
+  pieces.clear();
+  for (int s = 0; s < ns; ++s) {
+    const Segment& sg = segs[size_t(s)];
+    for (int64_t j = 0; j < sg.len;) {
+      const int64_t col = sg.js + j, lane = col % nr;
+      const int64_t n = std::min<int64_t>(sg.len - j, nr - lane);
+      pieces.push_back(PackPiece{int32_t(col / nr), int32_t(lane), int32_t(lane + n), sg.n, sg.oy, sg.ox0 + j});
+      j += n;
     }
-    for (int64_t j = ncols; j < NR; ++j) dst[j] = 0.0f;
   }
-}
-
-using PackBFn = void (*)(const IgemmProblem&, const float*, int64_t, int64_t, const Segment*, int, int64_t,
-                         float*);
-
-PackBFn pack_b_for(int nr) {
-  switch (nr) {
-    case 8: return pack_b_panel<8>;
-    case 16: return pack_b_panel<16>;
-    case 32: return pack_b_panel<32>;
-  }
-  FASTNN_ASSERT(false, "igemm: unsupported micro-kernel width ", nr);
-  return nullptr;
 }
 
 struct Blocking {
@@ -153,7 +120,8 @@ void igemm_conv(const IgemmProblem& p) {
   const Isa isa = active_isa();
   const SgemmUkernelInfo& uk = sgemm_ukernel_for(isa);
   const int mr = uk.mr, nr = uk.nr;
-  const PackBFn pack_b = pack_b_for(nr);
+  const IgemmPackFn pack_b = igemm_pack_for(isa, nr);
+  FASTNN_ASSERT(pack_b != nullptr, "igemm: no B packer for micro-kernel width ", nr);
   const EpilogueFn epilogue = conv_epilogue_for(isa);
   const Blocking blk = blocking_for(uk, p.kred, p.M);
   const int64_t mpad = (p.M + mr - 1) / mr * mr;
@@ -190,6 +158,8 @@ void igemm_conv(const IgemmProblem& p) {
     if (begin >= end) return;
     float* bpack = thread_workspace(2, size_t(blk.kc * nc_panels * nr + kMaxNR));
     Segment segs[kMaxNR];
+    std::vector<Segment> chunk_segs;
+    std::vector<PackPiece> pieces;
     alignas(64) float edge[kMaxMR * kMaxNR];
     int64_t col_off[kMaxNR];
     for (int64_t cur = begin; cur < end;) {
@@ -201,15 +171,15 @@ void igemm_conv(const IgemmProblem& p) {
       const float* bias = p.bias ? p.bias + g * p.bias_g : nullptr;
       const float* ag = apack.get() + g * mpad * p.kred;
       const int64_t j_begin = p0 * nr, j_end = std::min(ncols, (p0 + chunk) * nr);
+      chunk_pieces(p, j_begin, j_end - j_begin, nr, chunk_segs, pieces);
+      PackJob job{p.rows, 0, 0, xg, p.x_n, pieces.data(), int64_t(pieces.size()),
+                  (j_end - j_begin + nr - 1) / nr, bpack};
       for (int64_t k0 = 0; k0 < p.kred; k0 += blk.kc) {
         const int64_t kc = std::min(blk.kc, p.kred - k0);
         const bool first = k0 == 0, last = k0 + kc >= p.kred;
-        // Pack the chunk's B panels for this KC block.
-        for (int64_t j0 = j_begin, q = 0; j0 < j_end; j0 += nr, ++q) {
-          const int64_t n = std::min<int64_t>(nr, j_end - j0);
-          const int ns = panel_segments(p, j0, n, segs);
-          pack_b(p, xg, k0, kc, segs, ns, n, bpack + q * kc * nr);
-        }
+        job.k0 = k0;
+        job.kc = kc;
+        pack_b(job);
         for (int64_t ic = 0; ic < p.M; ic += blk.mc) {
           const int64_t mc = std::min(blk.mc, p.M - ic);
           for (int64_t j0 = j_begin, q = 0; j0 < j_end; j0 += nr, ++q) {

@@ -10,12 +10,14 @@
 // private accumulators at the end.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "common/parallel.h"
 #include "common/workspace.h"
 #include "cpu/conv/conv2d.h"
 #include "cpu/conv/conv_kernels.h"
 #include "cpu/conv/depthwise.h"
+#include "cpu/conv/igemm_pack.h"
 #include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -33,49 +35,85 @@ struct WgradBand {
   int64_t oy0, rows, iy_lo, in_rows;
 };
 
-// B panel: pixels [p0, p0+kc) of the band × columns [j0, j0+ncols) of (tap, channel) → kc × nr.
-void pack_wgrad_b(const Conv2dGeometry& g, const WgradBand& b, int64_t gi, int64_t p0, int64_t kc, int64_t j0,
-                  int64_t ncols, int nr, float* out) {
+// B panels of the band: reduction rows are pixels, columns (tap, channel). Expressed as an
+// implicit-GEMM packing job over the NHWC band Xt (rows of W*C floats) so the same per-ISA
+// packer runs it: pixel p (output (oy, ox)) is a reduction row shifted to input row
+// oy*sh - pt and flat column (ox*sw - pl)*C; a piece of lanes is a run of columns with one
+// kernel row r whose flat offsets koff = s*dw*C + gi*Cg + c are consecutive (runs span taps
+// when dw == 1 and groups == 1, as consecutive taps are then adjacent in NHWC).
+void wgrad_pieces(const Conv2dGeometry& g, int64_t gi, int64_t j0, int64_t ncols, int nr,
+                  std::vector<PackPiece>& pieces) {
   const int64_t Cg = g.Cg();
-  for (int64_t js = 0; js < ncols;) {
-    const int64_t col = j0 + js, t = col / Cg, c0 = col % Cg;
-    const int64_t len = std::min(ncols - js, Cg - c0);
-    const int64_t r = t / g.S, s = t % g.S;
-    const int64_t ry = r * g.dh - g.pt, sx = s * g.dw - g.pl;
-    const float* xc = b.xt + gi * Cg + c0;
-    int64_t oy = b.oy0 + p0 / g.Wo, ox = p0 % g.Wo;
-    for (int64_t p = 0; p < kc; ++p) {
-      float* dst = out + p * nr + js;
-      const int64_t iy = oy * g.sh + ry, ix = ox * g.sw + sx;
-      if (uint64_t(iy) < uint64_t(g.H) && uint64_t(ix) < uint64_t(g.W)) {
-        std::memcpy(dst, xc + ((iy - b.iy_lo) * g.W + ix) * g.C, sizeof(float) * size_t(len));
-      } else {
-        for (int64_t l = 0; l < len; ++l) dst[l] = 0.0f;
+  pieces.clear();
+  for (int64_t j = 0; j < ncols; ++j) {
+    const int64_t col = j0 + j, t = col / Cg, c = col % Cg, r = t / g.S, s = t % g.S;
+    const int64_t koff = s * g.dw * g.C + gi * Cg + c;
+    const int32_t panel = int32_t(j / nr), lane = int32_t(j % nr);
+    if (!pieces.empty()) {
+      PackPiece& last = pieces.back();
+      if (last.panel == panel && last.b == lane && last.oy == r * g.dh && last.ox_a + (lane - last.a) == koff) {
+        ++last.b;
+        continue;
       }
-      if (++ox == g.Wo) ox = 0, ++oy;
     }
-    js += len;
+    pieces.push_back(PackPiece{panel, lane, lane + 1, 0, r * g.dh, koff});
   }
-  for (int64_t p = 0; p < kc; ++p)
-    for (int64_t j = ncols; j < nr; ++j) out[p * nr + j] = 0.0f;
+}
+
+// A panels from the pixel-major Gt (kc × K): panel rows are MR consecutive channels of one pixel,
+// a fixed-size copy (pack_a would call memcpy per pixel).
+template <int MR>
+void pack_gt_panels(int64_t m, int64_t kc, const float* gt, int64_t ld, float* out) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR) {
+    const int64_t mm = std::min<int64_t>(MR, m - i0);
+    float* dst = out + i0 * kc;
+    if (mm == MR) {
+      for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * MR, gt + p * ld + i0, sizeof(float) * MR);
+    } else {
+      for (int64_t p = 0; p < kc; ++p)
+        for (int64_t i = 0; i < MR; ++i) dst[p * MR + i] = i < mm ? gt[p * ld + i0 + i] : 0.0f;
+    }
+  }
+}
+
+void pack_gt(int mr, int64_t m, int64_t kc, const float* gt, int64_t ld, float* out) {
+  switch (mr) {
+    case 4: return pack_gt_panels<4>(m, kc, gt, ld, out);
+    case 6: return pack_gt_panels<6>(m, kc, gt, ld, out);
+    case 8: return pack_gt_panels<8>(m, kc, gt, ld, out);
+    case 12: return pack_gt_panels<12>(m, kc, gt, ld, out);
+    case 14: return pack_gt_panels<14>(m, kc, gt, ld, out);
+    case 16: return pack_gt_panels<16>(m, kc, gt, ld, out);
+  }
+  pack_a(m, kc, gt, 1, ld, mr, out);
 }
 
 // acc[gi][k][t*Cg + c] += Σ_{p in band} Gt[p][gi*Kg + k] · X(p, t, c)
-void wgrad_band_gemm(const Conv2dGeometry& g, const SgemmUkernelInfo& uk, const WgradBand& b, float* acc,
-                     float* apack, float* bpack, int64_t kc_max, int64_t nc_max) {
+void wgrad_band_gemm(const Conv2dGeometry& g, const SgemmUkernelInfo& uk, IgemmPackFn pack_b, const WgradBand& b,
+                     float* acc, float* apack, float* bpack, int64_t kc_max, int64_t nc_max,
+                     std::vector<IgemmRow>& rows, std::vector<PackPiece>& pieces) {
   const int64_t Cg = g.Cg(), Kg = g.Kg(), NT = g.taps() * Cg;
   const int mr = uk.mr, nr = uk.nr;
   const int64_t P = b.rows * g.Wo;
   alignas(64) float edge[kMaxMR * kMaxNR];
-  for (int64_t gi = 0; gi < g.groups; ++gi) {
-    float* accg = acc + gi * Kg * NT;
-    for (int64_t p0 = 0; p0 < P; p0 += kc_max) {
-      const int64_t kc = std::min(kc_max, P - p0);
-      pack_a(Kg, kc, b.gt + p0 * g.K + gi * Kg, 1, g.K, mr, apack);
+  rows.resize(size_t(kc_max));
+  const int64_t nblk = (P + kc_max - 1) / kc_max, kcb = (P + nblk - 1) / nblk;  // even blocks
+  for (int64_t p0 = 0; p0 < P; p0 += kcb) {
+    const int64_t kc = std::min(kcb, P - p0);
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t oy = b.oy0 + (p0 + p) / g.Wo, ox = (p0 + p) % g.Wo;
+      rows[size_t(p)] = IgemmRow{0, 0, g.W * g.C, b.in_rows, g.W * g.C, oy * g.sh - g.pt - b.iy_lo,
+                                 (ox * g.sw - g.pl) * g.C};
+    }
+    for (int64_t gi = 0; gi < g.groups; ++gi) {
+      float* accg = acc + gi * Kg * NT;
+      pack_gt(mr, Kg, kc, b.gt + p0 * g.K + gi * Kg, g.K, apack);
       for (int64_t jc = 0; jc < NT; jc += nc_max) {
         const int64_t nc = std::min(nc_max, NT - jc);
-        for (int64_t jr = 0; jr < nc; jr += nr)
-          pack_wgrad_b(g, b, gi, p0, kc, jc + jr, std::min<int64_t>(nr, nc - jr), nr, bpack + jr * kc);
+        wgrad_pieces(g, gi, jc, nc, nr, pieces);
+        const PackJob job{rows.data(), 0, kc, b.xt, 0, pieces.data(), int64_t(pieces.size()), (nc + nr - 1) / nr,
+                          bpack};
+        pack_b(job);
         for (int64_t jr = 0; jr < nc; jr += nr) {
           const int n = int(std::min<int64_t>(nr, nc - jr));
           const float* bp = bpack + jr * kc;
@@ -115,9 +153,12 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
   const Isa isa = active_isa();
   const SgemmUkernelInfo& uk = sgemm_ukernel_for(isa);
   const TransposeFn transpose = transpose_for(isa);
+  const IgemmPackFn pack_b = igemm_pack_for(isa, uk.nr);
+  FASTNN_ASSERT(pack_b != nullptr, "conv2d weight gradient: no B packer for micro-kernel width ", uk.nr);
   const int64_t NT = T * Cg;
-  // Band of output rows per step: its transposed grad_out and input rows stay near 2 MiB.
-  const int64_t budget = int64_t(1) << 19;
+  // Band of output rows per step: its transposed grad_out and input rows (~192 KiB) stay in L2
+  // between the transpose and the packing that reads them.
+  const int64_t budget = int64_t(48) << 10;
   const int64_t band_rows =
       std::clamp<int64_t>(budget / std::max<int64_t>(1, g.Wo * g.K + g.sh * g.W * g.C), 1, g.Ho);
   const int64_t kc_max = 256;
@@ -140,6 +181,8 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
     float* xt = gt + gt_size;
     float* apack = align64(xt + xt_size);
     float* bpack = align64(apack + ap_size);
+    std::vector<IgemmRow> pack_rows;
+    std::vector<PackPiece> pieces;
     for (int64_t row = lo; row < hi;) {
       const int64_t n = row / g.Ho, oy0 = row % g.Ho;
       const int64_t rows = std::min({band_rows, g.Ho - oy0, hi - row});
@@ -155,7 +198,7 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
       transpose(g.C, b.in_rows * g.W, x + (n * g.C) * g.H * g.W + b.iy_lo * g.W, g.H * g.W, xt, g.C);
       b.gt = gt;
       b.xt = xt;
-      wgrad_band_gemm(g, uk, b, my, apack, bpack, kc_max, nc_max);
+      wgrad_band_gemm(g, uk, pack_b, b, my, apack, bpack, kc_max, nc_max, pack_rows, pieces);
     }
   });
 
