@@ -16,5 +16,7 @@ void bind_softmax(py::module_& m);
 void bind_loss(py::module_& m);
 void bind_dropout(py::module_& m);
 void bind_embedding(py::module_& m);
+void bind_conv(py::module_& m);
+void bind_pool(py::module_& m);
 
 }  // namespace fastnn

@@ -17,4 +17,6 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_loss(m);
   fastnn::bind_dropout(m);
   fastnn::bind_embedding(m);
+  fastnn::bind_conv(m);
+  fastnn::bind_pool(m);
 }

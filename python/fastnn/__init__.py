@@ -33,5 +33,11 @@ from .ops.loss import (  # noqa: F401
     binary_cross_entropy_with_logits_backward, cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward,
 from .ops.dropout import dropout, dropout_backward, dropout_mask  # noqa: F401
 from .ops.embedding import embedding, embedding_backward  # noqa: F401
+from .ops.conv import (  # noqa: F401
+    conv1d, conv1d_backward, conv2d, conv2d_backward, conv_transpose1d, conv_transpose1d_backward,
+    conv_transpose2d, conv_transpose2d_backward,
+from .ops.pool import (  # noqa: F401
+    adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward, max_pool2d,
+    max_pool2d_backward,
 
 __version__ = _C.build_info()["version"]

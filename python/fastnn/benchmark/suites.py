@@ -8,4 +8,6 @@ SUITES = {
     "norm_optim": norm_optim.run,
 from . import elementwise, gemm
     "elementwise": elementwise.run,
+from . import conv, gemm
+    "conv": conv.run,
 }

@@ -27,3 +27,5 @@ def families():
     return [gemm, norm, reduce, elementwise, optim]
     from . import activation, dropout, embedding, gemm, loss, softmax
     return [gemm, activation, softmax, loss, dropout, embedding]
+    from . import conv, gemm, pool
+    return [gemm, conv, pool]
