@@ -7,5 +7,6 @@ namespace py = pybind11;
 
 void bind_runtime(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_attention(py::module_& m);
 
 }  // namespace fastnn

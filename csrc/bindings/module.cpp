@@ -8,4 +8,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::register_exceptions(m);
   fastnn::bind_runtime(m);
   fastnn::bind_gemm(m);
+  fastnn::bind_attention(m);
 }

@@ -16,5 +16,6 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.attention import attention, attention_backward  # noqa: F401
 
 __version__ = _C.build_info()["version"]
