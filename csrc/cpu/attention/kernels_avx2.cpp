@@ -18,36 +18,51 @@ constexpr int MR = 4, NVMAX = 3;
 
 // ---- C[R × NV·8] (mode)= Σ_k A(r, k) · B[k][:] -----------------------------------------------------
 
+// GCC keeps an accumulator array in registers only when every loop over it is unrolled before
+// scalar replacement; the pragmas force that (without them it spills the tile every k step).
 template <int R, int NV>
 void gemm_tile(int64_t kc, const float* a, int64_t rsa, int64_t ksa, const float* b, int64_t ldb, float* c,
                int64_t ldc, GemmMode mode, const float* alpha) {
   __m256 acc[R][NV];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
   const float* ar[R];
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r) ar[r] = a + r * rsa;
   int64_t ka = 0;
   for (int64_t k = 0; k < kc; ++k, ka += ksa, b += ldb) {
     __m256 bv[NV];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = _mm256_load_ps(b + v * W);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const __m256 x = _mm256_broadcast_ss(ar[r] + ka);
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
     }
   }
   if (mode == GemmMode::store) {
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) _mm256_store_ps(c + r * ldc + v * W, acc[r][v]);
   } else if (mode == GemmMode::accumulate) {
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* p = c + r * ldc + v * W;
         _mm256_store_ps(p, _mm256_add_ps(_mm256_load_ps(p), acc[r][v]));
       }
   } else {
     __m256 al[NV];
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) al[v] = _mm256_load_ps(alpha + v * W);
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* p = c + r * ldc + v * W;
         _mm256_store_ps(p, _mm256_fmadd_ps(al[v], _mm256_load_ps(p), acc[r][v]));
