@@ -1,8 +1,9 @@
 """Benchmark families known to `fastnn bench`: name → run(quick) returning harness Rows."""
 from __future__ import annotations
 
-from . import gemm
+from . import attention, gemm
 
 SUITES = {
     "gemm": gemm.run,
+    "attention": attention.run,
 }

@@ -19,6 +19,6 @@ class Case:
 
 
 def families():
-    from . import gemm
+    from . import attention, gemm
 
-    return [gemm]
+    return [gemm, attention]
