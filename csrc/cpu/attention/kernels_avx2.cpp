@@ -188,55 +188,104 @@ void softmax_bwd_avx2(const ScoreBlock& blk, const float* lse, const float* delt
 
 // ---- decode: few query rows, keys in lanes ------------------------------------------------------------
 
-// Loads floats [t, t + 8) of a row of length n: a full load, or a masked one for the tail.
-static inline __m256 load_row(const float* p, int64_t t, int64_t n) {
-  if (t + W <= n) return _mm256_loadu_ps(p + t);
-  return _mm256_maskload_ps(p + t, tail_mask(int(n - t)));
-}
-
-// Eight dot products q·k_jj (jj < 8) as one vector: lane jj holds Σ_t q[t]·k[jj][t].
-static inline __m256 dot8(const float* q, const float* k, int64_t ldk, int64_t d, int nvalid) {
+// Eight dot products q·k_jj (jj < 8) as one vector, lane jj = Σ_t q[t]·k[jj][t]. k8 holds the eight row
+// pointers (rows past the block repeat a valid row; their lanes are masked by the caller). q is padded
+// with zeros to a multiple of 8, so only the k loads of the tail need a mask.
+static inline __m256 dot8(const float* q, const float* const* k8, int64_t d) {
   __m256 acc[8];
+#pragma GCC unroll 8
   for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm256_setzero_ps();
-  for (int64_t t = 0; t < d; t += W) {
-    const __m256 qv = _mm256_load_ps(q + t);  // q is padded with zeros to a multiple of 8
-    for (int jj = 0; jj < 8; ++jj)
-      if (jj < nvalid) acc[jj] = _mm256_fmadd_ps(qv, load_row(k + jj * ldk, t, d), acc[jj]);
+  const int64_t full = d / W * W;
+  for (int64_t t = 0; t < full; t += W) {
+    const __m256 qv = _mm256_load_ps(q + t);
+#pragma GCC unroll 8
+    for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k8[jj] + t), acc[jj]);
+  }
+  if (full < d) {
+    const __m256i m = tail_mask(int(d - full));
+    const __m256 qv = _mm256_load_ps(q + full);
+#pragma GCC unroll 8
+    for (int jj = 0; jj < 8; ++jj) acc[jj] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(k8[jj] + full, m), acc[jj]);
   }
   // Transpose-reduce: hadd pairs, then fold the 128-bit halves.
   const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
   const __m256 h45 = _mm256_hadd_ps(acc[4], acc[5]), h67 = _mm256_hadd_ps(acc[6], acc[7]);
   const __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
-  // h0123 = [k0 k1 k2 k3 | k0 k1 k2 k3] partial halves (low lanes 0-3, high lanes 4-7 of each sum)
-  const __m256 lo = _mm256_permute2f128_ps(h0123, h4567, 0x20);
-  const __m256 hi = _mm256_permute2f128_ps(h0123, h4567, 0x31);
-  return _mm256_add_ps(lo, hi);
+  return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
+}
+
+// o[r][t : t + NV·8] += Σ_{j0 <= j < j1} p[r][j]·v[j][t : t + NV·8] for rows r0 .. r0 + R; each v row is
+// loaded once for all R rows. kMasked: one vector, the last partial one of the row.
+template <int R, int NV, bool kMasked>
+static inline void pv_strip(const DecodeBlock& d, int r0, int64_t j0, int64_t j1, int64_t t, __m256i tail) {
+  __m256 acc[R][NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_load_ps(d.o + (r0 + r) * d.ldo + t + v * W);
+  for (int64_t j = j0; j < j1; ++j) {
+    const float* vj = d.v + j * d.ldv + t;
+    __m256 vv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) vv[v] = kMasked ? _mm256_maskload_ps(vj, tail) : _mm256_loadu_ps(vj + v * W);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m256 p = _mm256_broadcast_ss(d.s + (r0 + r) * d.lds + j);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_fmadd_ps(p, vv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm256_store_ps(d.o + (r0 + r) * d.ldo + t + v * W, acc[r][v]);
+}
+
+// Keys in chunks that stay in L1 while every column strip of o is updated.
+template <int R>
+static void pv_rows(const DecodeBlock& d, int r0) {
+  constexpr int NV = R == 1 ? 8 : (R == 2 ? 4 : 3);
+  constexpr int64_t kChunk = 32;
+  const int64_t full = d.dv / W * W;
+  for (int64_t j0 = 0; j0 < d.nk; j0 += kChunk) {
+    const int64_t j1 = d.nk - j0 < kChunk ? d.nk : j0 + kChunk;
+    int64_t t = 0;
+    for (; t + NV * W <= full; t += NV * W) pv_strip<R, NV, false>(d, r0, j0, j1, t, __m256i());
+    for (; t < full; t += W) pv_strip<R, 1, false>(d, r0, j0, j1, t, __m256i());
+    if (t < d.dv) pv_strip<R, 1, true>(d, r0, j0, j1, t, tail_mask(int(d.dv - t)));
+  }
 }
 
 void decode_avx2(const DecodeBlock& d) {
   const __m256 ninf = _mm256_set1_ps(-__builtin_inff());
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const int64_t nkp = (d.nk + W - 1) / W * W;
-  float alpha[kDecodeMaxRows];
-  // Scores, masks and the block max per row.
-  for (int r = 0; r < d.rows; ++r) {
-    float* s = d.s + r * d.lds;
-    const float* q = d.q + r * d.ldq;
-    __m256 mx = _mm256_set1_ps(d.m[r]);
-    for (int64_t j = 0; j < nkp; j += W) {
-      const int nvalid = d.nk - j < W ? int(d.nk - j) : W;
-      __m256 x = dot8(q, d.k + j * d.ldk, d.ldk, d.d, nvalid);
-      if (d.bias) x = _mm256_add_ps(x, load_row(d.bias + r * d.ldbias, j, d.nk));
+  // Scores with masks: key groups outer so the 8 key rows stay in L1 for every query row.
+  __m256 mx[kDecodeMaxRows];
+  for (int r = 0; r < d.rows; ++r) mx[r] = _mm256_set1_ps(d.m[r]);
+  for (int64_t j = 0; j < d.nk; j += W) {
+    const float* k8[8];
+    for (int jj = 0; jj < 8; ++jj) k8[jj] = d.k + (j + jj < d.nk ? j + jj : j) * d.ldk;
+    for (int r = 0; r < d.rows; ++r) {
+      __m256 x = dot8(d.q + r * d.ldq, k8, d.d);
+      if (d.bias) {
+        const float* b = d.bias + r * d.ldbias + j;
+        x = _mm256_add_ps(x, j + W <= d.nk ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, tail_mask(int(d.nk - j))));
+      }
       int64_t lim = d.nk - j;  // lanes >= lim are past the block or causally masked
       if (d.limit && d.limit[r] - j < lim) lim = d.limit[r] - j;
       if (lim < W) {
         const __m256i l8 = _mm256_set1_epi32(lim < 0 ? 0 : int(lim));
         x = _mm256_blendv_ps(ninf, x, _mm256_castsi256_ps(_mm256_cmpgt_epi32(l8, iota)));
       }
-      _mm256_store_ps(s + j, x);
-      mx = _mm256_max_ps(x, mx);
+      _mm256_store_ps(d.s + r * d.lds + j, x);
+      mx[r] = _mm256_max_ps(x, mx[r]);
     }
-    const float m_new = hmax(mx);
+  }
+  // Online softmax per row: p = exp(s - m'), o ← alpha·o.
+  const int64_t nkp = (d.nk + W - 1) / W * W;
+  for (int r = 0; r < d.rows; ++r) {
+    float* s = d.s + r * d.lds;
+    const float m_new = hmax(mx[r]);
     const float safe = m_new == -__builtin_inff() ? 0.0f : m_new;
     const __m256 sv = _mm256_set1_ps(safe);
     __m256 sum = _mm256_setzero_ps();
@@ -245,40 +294,20 @@ void decode_avx2(const DecodeBlock& d) {
       _mm256_store_ps(s + j, p);
       sum = _mm256_add_ps(sum, p);
     }
-    alpha[r] = _mm256_cvtss_f32(exp(_mm256_set1_ps(d.m[r] - safe)));
-    d.l[r] = alpha[r] * d.l[r] + hsum(sum);
+    const __m256 al = exp(_mm256_set1_ps(d.m[r] - safe));
+    d.l[r] = _mm256_cvtss_f32(al) * d.l[r] + hsum(sum);
     d.m[r] = m_new;
+    float* o = d.o + r * d.ldo;
+    for (int64_t t = 0; t < d.dv; t += W) _mm256_store_ps(o + t, _mm256_mul_ps(al, _mm256_load_ps(o + t)));
   }
-  // o[r] = alpha[r]·o[r] + Σ_j p[r][j]·v[j], in strips of 2 vectors × up to 4 rows.
-  for (int r0 = 0; r0 < d.rows; r0 += 4) {
-    const int nr = d.rows - r0 < 4 ? d.rows - r0 : 4;
-    for (int64_t t = 0; t < d.dv; t += 2 * W) {
-      const bool two = t + W < d.dv;
-      __m256 acc[4][2];
-      for (int r = 0; r < 4; ++r) {
-        if (r >= nr) break;
-        const __m256 al = _mm256_set1_ps(alpha[r0 + r]);
-        float* o = d.o + (r0 + r) * d.ldo + t;
-        acc[r][0] = _mm256_mul_ps(al, _mm256_load_ps(o));
-        acc[r][1] = two ? _mm256_mul_ps(al, _mm256_load_ps(o + W)) : _mm256_setzero_ps();
-      }
-      for (int64_t j = 0; j < d.nk; ++j) {
-        const float* vj = d.v + j * d.ldv;
-        const __m256 v0 = load_row(vj, t, d.dv);
-        const __m256 v1 = two ? load_row(vj, t + W, d.dv) : _mm256_setzero_ps();
-        for (int r = 0; r < 4; ++r) {
-          if (r >= nr) break;
-          const __m256 p = _mm256_broadcast_ss(d.s + (r0 + r) * d.lds + j);
-          acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
-          acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
-        }
-      }
-      for (int r = 0; r < nr; ++r) {
-        float* o = d.o + (r0 + r) * d.ldo + t;
-        _mm256_store_ps(o, acc[r][0]);
-        if (two) _mm256_store_ps(o + W, acc[r][1]);
-      }
-    }
+  // o[r] += Σ_j p[r][j]·v[j], rows in groups of up to four.
+  int r0 = 0;
+  for (; r0 + 4 <= d.rows; r0 += 4) pv_rows<4>(d, r0);
+  switch (d.rows - r0) {
+    case 3: pv_rows<3>(d, r0); break;
+    case 2: pv_rows<2>(d, r0); break;
+    case 1: pv_rows<1>(d, r0); break;
+    default: break;
   }
 }
 

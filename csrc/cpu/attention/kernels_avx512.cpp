@@ -8,6 +8,10 @@
 #include "cpu/attention/kernels.h"
 #include "cpu/simd/avx512.h"
 
+// GCC 12 reports the _mm512_undefined_ps() operand of the masked min/max/roundscale builtins
+// inside simd_avx512::exp as "may be used uninitialized" (a false positive in its headers).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace fastnn {
 namespace attn {
 namespace {
@@ -174,12 +178,7 @@ void softmax_bwd_avx512(const ScoreBlock& blk, const float* lse, const float* de
   }
 }
 
-// ---- decode -------------------------------------------------------------------------------------------
-
-static inline __m512 load_row(const float* p, int64_t t, int64_t n) {
-  if (t + W <= n) return _mm512_loadu_ps(p + t);
-  return _mm512_maskz_loadu_ps(tail_mask(int(n - t)), p + t);
-}
+// ---- decode (structure as kernels_avx2.cpp) ----------------------------------------------------------
 
 // Eight horizontal sums (one per ymm) as one ymm.
 static inline __m256 hsum8(const __m256* a) {
@@ -189,40 +188,94 @@ static inline __m256 hsum8(const __m256* a) {
   return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
-// Sixteen dot products q·k_jj as one vector (lane jj).
-static inline __m512 dot16(const float* q, const float* k, int64_t ldk, int64_t d, int nvalid) {
+// Sixteen dot products q·k_jj as one vector (lane jj); k16 holds the row pointers.
+static inline __m512 dot16(const float* q, const float* const* k16, int64_t d) {
   __m512 acc[16];
+#pragma GCC unroll 16
   for (int jj = 0; jj < 16; ++jj) acc[jj] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < d; t += W) {
+  const int64_t full = d / W * W;
+  for (int64_t t = 0; t < full; t += W) {
     const __m512 qv = _mm512_load_ps(q + t);
+#pragma GCC unroll 16
+    for (int jj = 0; jj < 16; ++jj) acc[jj] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k16[jj] + t), acc[jj]);
+  }
+  if (full < d) {
+    const __mmask16 m = tail_mask(int(d - full));
+    const __m512 qv = _mm512_load_ps(q + full);
+#pragma GCC unroll 16
     for (int jj = 0; jj < 16; ++jj)
-      if (jj < nvalid) acc[jj] = _mm512_fmadd_ps(qv, load_row(k + jj * ldk, t, d), acc[jj]);
+      acc[jj] = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k16[jj] + full), acc[jj]);
   }
   __m256 half[16];
+#pragma GCC unroll 16
   for (int jj = 0; jj < 16; ++jj)
     half[jj] = _mm256_add_ps(_mm512_castps512_ps256(acc[jj]), _mm512_extractf32x8_ps(acc[jj], 1));
   return _mm512_insertf32x8(_mm512_castps256_ps512(hsum8(half)), hsum8(half + 8), 1);
 }
 
+template <int R, int NV, bool kMasked>
+static inline void pv_strip(const DecodeBlock& d, int r0, int64_t j0, int64_t j1, int64_t t, __mmask16 tail) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_load_ps(d.o + (r0 + r) * d.ldo + t + v * W);
+  for (int64_t j = j0; j < j1; ++j) {
+    const float* vj = d.v + j * d.ldv + t;
+    __m512 vv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) vv[v] = kMasked ? _mm512_maskz_loadu_ps(tail, vj) : _mm512_loadu_ps(vj + v * W);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const __m512 p = _mm512_set1_ps(d.s[(r0 + r) * d.lds + j]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(p, vv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(d.o + (r0 + r) * d.ldo + t + v * W, acc[r][v]);
+}
+
+template <int R>
+static void pv_rows(const DecodeBlock& d, int r0) {
+  constexpr int NV = R == 1 ? 8 : (R == 2 ? 6 : 4);
+  constexpr int64_t kChunk = 32;
+  const int64_t full = d.dv / W * W;
+  for (int64_t j0 = 0; j0 < d.nk; j0 += kChunk) {
+    const int64_t j1 = d.nk - j0 < kChunk ? d.nk : j0 + kChunk;
+    int64_t t = 0;
+    for (; t + NV * W <= full; t += NV * W) pv_strip<R, NV, false>(d, r0, j0, j1, t, 0);
+    for (; t < full; t += W) pv_strip<R, 1, false>(d, r0, j0, j1, t, 0);
+    if (t < d.dv) pv_strip<R, 1, true>(d, r0, j0, j1, t, tail_mask(int(d.dv - t)));
+  }
+}
+
 void decode_avx512(const DecodeBlock& d) {
   const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
-  const int64_t nkp = (d.nk + W - 1) / W * W;
-  float alpha[kDecodeMaxRows];
-  for (int r = 0; r < d.rows; ++r) {
-    float* s = d.s + r * d.lds;
-    const float* q = d.q + r * d.ldq;
-    __m512 mx = _mm512_set1_ps(d.m[r]);
-    for (int64_t j = 0; j < nkp; j += W) {
-      const int nvalid = d.nk - j < W ? int(d.nk - j) : W;
-      __m512 x = dot16(q, d.k + j * d.ldk, d.ldk, d.d, nvalid);
-      if (d.bias) x = _mm512_add_ps(x, load_row(d.bias + r * d.ldbias, j, d.nk));
+  __m512 mx[kDecodeMaxRows];
+  for (int r = 0; r < d.rows; ++r) mx[r] = _mm512_set1_ps(d.m[r]);
+  for (int64_t j = 0; j < d.nk; j += W) {
+    const float* k16[16];
+    for (int jj = 0; jj < 16; ++jj) k16[jj] = d.k + (j + jj < d.nk ? j + jj : j) * d.ldk;
+    for (int r = 0; r < d.rows; ++r) {
+      __m512 x = dot16(d.q + r * d.ldq, k16, d.d);
+      if (d.bias) {
+        const float* b = d.bias + r * d.ldbias + j;
+        x = _mm512_add_ps(x, j + W <= d.nk ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(tail_mask(int(d.nk - j)), b));
+      }
       int64_t lim = d.nk - j;
       if (d.limit && d.limit[r] - j < lim) lim = d.limit[r] - j;
       if (lim < W) x = _mm512_mask_mov_ps(ninf, tail_mask(lim < 0 ? 0 : int(lim)), x);
-      _mm512_store_ps(s + j, x);
-      mx = _mm512_max_ps(x, mx);
+      _mm512_store_ps(d.s + r * d.lds + j, x);
+      mx[r] = _mm512_max_ps(x, mx[r]);
     }
-    const float m_new = hmax(mx);
+  }
+  const int64_t nkp = (d.nk + W - 1) / W * W;
+  for (int r = 0; r < d.rows; ++r) {
+    float* s = d.s + r * d.lds;
+    const float m_new = hmax(mx[r]);
     const float safe = m_new == -__builtin_inff() ? 0.0f : m_new;
     const __m512 sv = _mm512_set1_ps(safe);
     __m512 sum = _mm512_setzero_ps();
@@ -231,39 +284,19 @@ void decode_avx512(const DecodeBlock& d) {
       _mm512_store_ps(s + j, p);
       sum = _mm512_add_ps(sum, p);
     }
-    alpha[r] = _mm512_cvtss_f32(exp(_mm512_set1_ps(d.m[r] - safe)));
-    d.l[r] = alpha[r] * d.l[r] + hsum(sum);
+    const __m512 al = exp(_mm512_set1_ps(d.m[r] - safe));
+    d.l[r] = _mm512_cvtss_f32(al) * d.l[r] + hsum(sum);
     d.m[r] = m_new;
+    float* o = d.o + r * d.ldo;
+    for (int64_t t = 0; t < d.dv; t += W) _mm512_store_ps(o + t, _mm512_mul_ps(al, _mm512_load_ps(o + t)));
   }
-  for (int r0 = 0; r0 < d.rows; r0 += 4) {
-    const int nr = d.rows - r0 < 4 ? d.rows - r0 : 4;
-    for (int64_t t = 0; t < d.dv; t += 2 * W) {
-      const bool two = t + W < d.dv;
-      __m512 acc[4][2];
-      for (int r = 0; r < 4; ++r) {
-        if (r >= nr) break;
-        const __m512 al = _mm512_set1_ps(alpha[r0 + r]);
-        float* o = d.o + (r0 + r) * d.ldo + t;
-        acc[r][0] = _mm512_mul_ps(al, _mm512_load_ps(o));
-        acc[r][1] = two ? _mm512_mul_ps(al, _mm512_load_ps(o + W)) : _mm512_setzero_ps();
-      }
-      for (int64_t j = 0; j < d.nk; ++j) {
-        const float* vj = d.v + j * d.ldv;
-        const __m512 v0 = load_row(vj, t, d.dv);
-        const __m512 v1 = two ? load_row(vj, t + W, d.dv) : _mm512_setzero_ps();
-        for (int r = 0; r < 4; ++r) {
-          if (r >= nr) break;
-          const __m512 p = _mm512_set1_ps(d.s[(r0 + r) * d.lds + j]);
-          acc[r][0] = _mm512_fmadd_ps(p, v0, acc[r][0]);
-          acc[r][1] = _mm512_fmadd_ps(p, v1, acc[r][1]);
-        }
-      }
-      for (int r = 0; r < nr; ++r) {
-        float* o = d.o + (r0 + r) * d.ldo + t;
-        _mm512_store_ps(o, acc[r][0]);
-        if (two) _mm512_store_ps(o + W, acc[r][1]);
-      }
-    }
+  int r0 = 0;
+  for (; r0 + 4 <= d.rows; r0 += 4) pv_rows<4>(d, r0);
+  switch (d.rows - r0) {
+    case 3: pv_rows<3>(d, r0); break;
+    case 2: pv_rows<2>(d, r0); break;
+    case 1: pv_rows<1>(d, r0); break;
+    default: break;
   }
 }
 
