@@ -18,7 +18,7 @@ namespace attn {
 namespace {
 
 constexpr int kWorkspaceSlot = 2;
-constexpr int64_t kDecodeMaxLq = 4;       // flash path above this (its lanes are queries)
+constexpr int64_t kDecodeMaxLq = 8;  // flash path above this (measured crossover 8-16 on Zen 3)
 constexpr int64_t kKeyBlock = 256;        // keys per leaf call
 constexpr int64_t kMinKeysPerSplit = 512;
 
@@ -57,7 +57,9 @@ struct Work {
 
 }  // namespace
 
-bool prefer_decode(const Problem& p) { return p.Lq <= kDecodeMaxLq && p.Lk > 0; }
+bool prefer_decode(const Problem& p) {
+  return p.Lq <= kDecodeMaxLq && p.Lk > 0;
+}
 
 void forward_decode(const Leaves& lv, const Problem& p, const Operand& out, const Lse& lse) {
   const int64_t rows_per_kv = p.rep * p.Lq;  // row r ↔ (head hk·rep + r / Lq, query r % Lq)
