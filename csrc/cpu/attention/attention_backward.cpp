@@ -130,13 +130,17 @@ void write_kv_grad(const Problem& p, const Operand& dst, int64_t b, int64_t hk, 
 
 }  // namespace
 
-void backward_flash(const Leaves& lv, const Problem& p, const Operand& grad_out, const Operand& out, const Lse& lse,
-                    const Operand& dq, const Operand& dk, const Operand& dv) {
+void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_out, const Operand& out,
+                    const Lse& lse, const Operand& dq, const Operand& dk, const Operand& dv) {
   const int64_t units = p.B * p.Hkv;
   if (units == 0) return;
+  // Large query blocks read K, V and the dK/dV accumulators fewer times; smaller ones only when a
+  // few kv heads must be split into query chunks to occupy the threads.
+  const int64_t nthreads = get_num_threads();
+  Leaves lv = leaves;
+  lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads));
   const int64_t Dp = round_up(p.D, lv.lanes), Dvp = round_up(p.Dv, lv.lanes);
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
-  const int64_t nthreads = get_num_threads();
   int64_t nchunks = 1;
   if (units < 2 * nthreads && units % nthreads != 0)
     nchunks = std::max<int64_t>(1, std::min(nqb, (2 * nthreads + units - 1) / units));

@@ -87,7 +87,9 @@ void write_empty_row(const Problem& p, const Operand& out, const Lse& lse, int64
   if (lse.p) *lse.at(b, h, i) = -__builtin_inff();
 }
 
-void forward_flash(const Leaves& lv, const Problem& p, const Operand& out, const Lse& lse) {
+void forward_flash(const Leaves& leaves, const Problem& p, const Operand& out, const Lse& lse) {
+  Leaves lv = leaves;
+  lv.bq = int(choose_bq(leaves, p.Lq, p.B * p.Hq, 2 * int64_t(get_num_threads())));
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
   const int64_t tasks = p.B * p.Hq * nqb;
   if (tasks == 0) return;

@@ -72,7 +72,8 @@ struct Leaves {
   const char* name;
   int lanes;  // vector width in floats; every lanes dimension is padded to a multiple of it
   int mr;     // rows of the register tile (multiples of it avoid edge tiles)
-  int bq;     // queries per block (multiple of lanes)
+  int bq;     // smallest query block (a multiple of lanes and of the register tile's lane width)
+  int bq_max; // largest query block, bq·2^n: larger blocks read K and V fewer times
   int bk;     // keys per block
 
   // C[m][n] (mode)= Σ_{kk<k} a[r*rsa + kk*ksa] · b[kk*ldb + j],  n and ldb, ldc multiples of lanes,

@@ -311,7 +311,7 @@ void decode_avx2(const DecodeBlock& d) {
   }
 }
 
-const Leaves kAvx2 = {"avx2", W, MR, 48, 64, gemm_avx2, softmax_fwd_avx2, softmax_bwd_avx2, decode_avx2};
+const Leaves kAvx2 = {"avx2", W, MR, 48, 192, 64, gemm_avx2, softmax_fwd_avx2, softmax_bwd_avx2, decode_avx2};
 
 }  // namespace
 

@@ -300,7 +300,7 @@ void decode_avx512(const DecodeBlock& d) {
   }
 }
 
-const Leaves kAvx512 = {"avx512", W, MR, 96, 64, gemm_avx512, softmax_fwd_avx512, softmax_bwd_avx512, decode_avx512};
+const Leaves kAvx512 = {"avx512", W, MR, 96, 192, 64, gemm_avx512, softmax_fwd_avx512, softmax_bwd_avx512, decode_avx512};
 
 }  // namespace
 

@@ -113,7 +113,7 @@ void decode_ref(const DecodeBlock& d) {
   }
 }
 
-const Leaves kGeneric = {"generic", kLanes, 4, 32, 64, gemm_ref, softmax_fwd_ref, softmax_bwd_ref, decode_ref};
+const Leaves kGeneric = {"generic", kLanes, 4, 32, 64, 64, gemm_ref, softmax_fwd_ref, softmax_bwd_ref, decode_ref};
 
 }  // namespace
 

@@ -133,6 +133,15 @@ bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq,
   return live;
 }
 
+int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks) {
+  const int64_t cap = round_up(Lq > 0 ? Lq : 1, lv.bq);
+  for (int64_t bq = lv.bq_max; bq > lv.bq; bq /= 2) {
+    const int64_t b = bq < cap ? bq : cap;
+    if (units * ((Lq + b - 1) / b) >= min_tasks) return b;
+  }
+  return lv.bq;
+}
+
 const Leaves& leaves_for(Isa isa) {
   // Row 0 is the generic reference twin; without x86 every row falls back to it.
   static const Leaves* const table[kNumIsas] = {
