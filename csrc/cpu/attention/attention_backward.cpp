@@ -91,31 +91,36 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
     w.lse[i] = l == -__builtin_inff() ? __builtin_inff() : l;
     w.delta[i] = float(delta);
   }
+  for (int64_t d = 0; d < p.D; ++d)
+    for (int64_t i = 0; i < nqp; ++i) w.dqt[d * ld + i] = 0.0f;
   const int64_t kend = p.key_end(q0, nq);
   const float* kbase = p.k.at(b, hk, 0);
   const float* vbase = p.v.at(b, hk, 0);
-  bool first = true;
   for (int64_t kb = 0; kb < kend; kb += lv.bk) {
     const int64_t nk = std::min<int64_t>(lv.bk, kend - kb);
     ScoreBlock blk{w.s, ld, nk, nqp, nullptr, nullptr, ld, kNoCausal};
     if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, w.bias_row, w.bias_tile, blk)) continue;
     if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
+    // Lanes before i0 see none of this block's keys (P = dS = 0): skipped.
+    const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
+    if (n == 0) continue;
     const float* kp = kbase + kb * p.k.sl;
     const float* vp = vbase + kb * p.v.sl;
-    lv.gemm(nk, nqp, p.D, kp, p.k.sl, p.k.sd, w.qst, ld, w.s, ld, GemmMode::store, nullptr);   // Sᵀ
-    lv.gemm(nk, nqp, p.Dv, vp, p.v.sl, p.v.sd, w.dot, ld, w.dp, ld, GemmMode::store, nullptr);  // dPᵀ
-    lv.softmax_bwd(blk, w.lse, w.delta, w.dp, ld);                                              // Pᵀ, dSᵀ
+    float* s = w.s + i0;
+    float* dp = w.dp + i0;
+    lv.gemm(nk, n, p.D, kp, p.k.sl, p.k.sd, w.qst + i0, ld, s, ld, GemmMode::store, nullptr);   // Sᵀ
+    lv.gemm(nk, n, p.Dv, vp, p.v.sl, p.v.sd, w.dot + i0, ld, dp, ld, GemmMode::store, nullptr);  // dPᵀ
+    lv.softmax_bwd(lanes_from(blk, i0), w.lse + i0, w.delta + i0, dp, ld);                       // Pᵀ, dSᵀ
     // dV[kb + j][:] += Σ_i Pᵀ[j][i]·dO[i][:],  dK[kb + j][:] += Σ_i dSᵀ[j][i]·Q[i][:]
-    lv.gemm(nk, a.Dvp, nqp, w.s, ld, 1, w.dor, a.Dvp, dv_acc + kb * a.Dvp, a.Dvp, GemmMode::accumulate, nullptr);
-    lv.gemm(nk, a.Dp, nqp, w.dp, ld, 1, w.qr, a.Dp, dk_acc + kb * a.Dp, a.Dp, GemmMode::accumulate, nullptr);
-    // dQᵀ[d][i] += Σ_j K[kb + j][d]·dSᵀ[j][i]
-    lv.gemm(p.D, nqp, nk, kp, p.k.sd, p.k.sl, w.dp, ld, w.dqt, ld, first ? GemmMode::store : GemmMode::accumulate,
+    lv.gemm(nk, a.Dvp, n, s, ld, 1, w.dor + i0 * a.Dvp, a.Dvp, dv_acc + kb * a.Dvp, a.Dvp, GemmMode::accumulate,
             nullptr);
-    first = false;
+    lv.gemm(nk, a.Dp, n, dp, ld, 1, w.qr + i0 * a.Dp, a.Dp, dk_acc + kb * a.Dp, a.Dp, GemmMode::accumulate, nullptr);
+    // dQᵀ[d][i] += Σ_j K[kb + j][d]·dSᵀ[j][i]
+    lv.gemm(p.D, n, nk, kp, p.k.sd, p.k.sl, dp, ld, w.dqt + i0, ld, GemmMode::accumulate, nullptr);
   }
   for (int64_t i = 0; i < nq; ++i) {
     float* dst = a.dq.at(b, h, q0 + i);
-    for (int64_t d = 0; d < p.D; ++d) dst[d * a.dq.sd] = first ? 0.0f : p.scale * w.dqt[d * ld + i];
+    for (int64_t d = 0; d < p.D; ++d) dst[d * a.dq.sd] = p.scale * w.dqt[d * ld + i];
   }
 }
 

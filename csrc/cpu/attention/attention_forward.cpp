@@ -49,33 +49,36 @@ void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const
     w.m[i] = ninf;
     w.l[i] = 0.0f;
   }
+  // Zero Oᵀ: a lane's first block may come late (causal lane skipping); alpha = 0 then clears it.
+  for (int64_t d = 0; d < p.Dv; ++d)
+    for (int64_t i = 0; i < nqp; ++i) w.ot[d * ld + i] = 0.0f;
   const int64_t kend = p.key_end(q0, nq);
   const float* kbase = p.k.at(b, hk, 0);
   const float* vbase = p.v.at(b, hk, 0);
-  bool first = true;
   for (int64_t kb = 0; kb < kend; kb += lv.bk) {
     const int64_t nk = kend - kb < lv.bk ? kend - kb : lv.bk;
     ScoreBlock blk{w.s, ld, nk, nqp, nullptr, nullptr, ld, kNoCausal};
     if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, w.bias_row, w.bias_tile, blk)) continue;
     if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
-    // Sᵀ[j][i] = Σ_d K[kb + j][d] · (scale·Q)ᵀ[d][i]
-    lv.gemm(nk, nqp, p.D, kbase + kb * p.k.sl, p.k.sl, p.k.sd, w.qt, ld, w.s, ld, GemmMode::store, nullptr);
-    lv.softmax_fwd(blk, w.m, w.l, w.alpha);
+    const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
+    if (n == 0) continue;
+    // Sᵀ[j][i] = Σ_d K[kb + j][d] · (scale·Q)ᵀ[d][i]     (lanes i >= i0)
+    lv.gemm(nk, n, p.D, kbase + kb * p.k.sl, p.k.sl, p.k.sd, w.qt + i0, ld, w.s + i0, ld, GemmMode::store, nullptr);
+    lv.softmax_fwd(lanes_from(blk, i0), w.m + i0, w.l + i0, w.alpha + i0);
     // Oᵀ[d][i] = alpha[i]·Oᵀ[d][i] + Σ_j V[kb + j][d] · Pᵀ[j][i]
-    lv.gemm(p.Dv, nqp, nk, vbase + kb * p.v.sl, p.v.sd, p.v.sl, w.s, ld, w.ot, ld,
-            first ? GemmMode::store : GemmMode::rescale, w.alpha);
-    first = false;
+    lv.gemm(p.Dv, n, nk, vbase + kb * p.v.sl, p.v.sd, p.v.sl, w.s + i0, ld, w.ot + i0, ld, GemmMode::rescale,
+            w.alpha + i0);
   }
   for (int64_t i = 0; i < nq; ++i) {
-    if (first) {
+    const float li = w.l[i];
+    if (li == 0.0f) {  // no key (fully masked, or before the causal diagonal): zeros, never 0·garbage
       write_empty_row(p, out, lse, b, h, q0 + i);
       continue;
     }
-    const float li = w.l[i];
-    const float inv = li == 0.0f ? 0.0f : 1.0f / li;
+    const float inv = 1.0f / li;
     float* dst = out.at(b, h, q0 + i);
     for (int64_t d = 0; d < p.Dv; ++d) dst[d * out.sd] = w.ot[d * ld + i] * inv;
-    if (lse.p) *lse.at(b, h, q0 + i) = li == 0.0f ? ninf : w.m[i] + std::log(li);
+    if (lse.p) *lse.at(b, h, q0 + i) = w.m[i] + std::log(li);
   }
 }
 

@@ -78,6 +78,24 @@ int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks
 bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk,
                     float* row_buf, float* tile_buf, ScoreBlock& blk);
 
+// Causal blocks on the diagonal: lanes [0, causal_lane_begin) come before the block's first key,
+// so every score of theirs is masked and the block skips them (about half of each diagonal block).
+// A multiple of `lanes`; equal to blk.n when no lane sees a key.
+inline int64_t causal_lane_begin(const ScoreBlock& blk, int64_t lanes) {
+  if (blk.causal_thr == kNoCausal || blk.causal_thr <= 0) return 0;
+  const int64_t i0 = blk.causal_thr / lanes * lanes;
+  return i0 < blk.n ? i0 : blk.n;
+}
+
+// The same block restricted to lanes [i0, n).
+inline ScoreBlock lanes_from(ScoreBlock blk, int64_t i0) {
+  blk.s += i0;
+  blk.n -= i0;
+  if (blk.bias_tile) blk.bias_tile += i0;
+  if (blk.causal_thr != kNoCausal) blk.causal_thr -= i0;
+  return blk;
+}
+
 // Bump allocator over a 64-byte aligned buffer: every carve is rounded to 16 floats. With
 // base == nullptr it only counts, so the same code sizes the buffer and then carves it.
 struct Carver {
