@@ -18,5 +18,6 @@ void bind_dropout(py::module_& m);
 void bind_embedding(py::module_& m);
 void bind_conv(py::module_& m);
 void bind_pool(py::module_& m);
+void bind_attention(py::module_& m);
 
 }  // namespace fastnn

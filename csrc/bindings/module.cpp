@@ -19,4 +19,5 @@ PYBIND11_MODULE(_C, m) {
   fastnn::bind_embedding(m);
   fastnn::bind_conv(m);
   fastnn::bind_pool(m);
+  fastnn::bind_attention(m);
 }

@@ -39,5 +39,6 @@ from .ops.conv import (  # noqa: F401
 from .ops.pool import (  # noqa: F401
     adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward, max_pool2d,
     max_pool2d_backward,
+from .ops.attention import attention, attention_backward  # noqa: F401
 
 __version__ = _C.build_info()["version"]

@@ -10,4 +10,6 @@ from . import elementwise, gemm
     "elementwise": elementwise.run,
 from . import conv, gemm
     "conv": conv.run,
+from . import attention, gemm
+    "attention": attention.run,
 }

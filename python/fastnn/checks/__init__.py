@@ -29,3 +29,5 @@ def families():
     return [gemm, activation, softmax, loss, dropout, embedding]
     from . import conv, gemm, pool
     return [gemm, conv, pool]
+    from . import attention, gemm
+    return [gemm, attention]

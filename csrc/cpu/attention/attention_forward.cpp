@@ -1,0 +1,135 @@
+// Forward driver: validation, dispatch (flash or decode path), threading over
+// (batch, head, query block), and the per-block FlashAttention-2 loop over key blocks.
+#include <atomic>
+#include <cmath>
+
+#include "common/parallel.h"
+#include "common/workspace.h"
+#include "cpu/attention/attention.h"
+#include "cpu/attention/drivers.h"
+
+namespace fastnn {
+namespace attn {
+namespace {
+
+constexpr int kWorkspaceSlot = 2;  // slots 0/1 belong to sgemm
+
+// Scratch of one query block; every lanes buffer has row length ld = bq.
+struct FwdScratch {
+  float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *alpha;
+};
+
+FwdScratch carve_fwd(Carver& c, const Leaves& lv, const Problem& p) {
+  const int64_t ld = lv.bq;
+  FwdScratch w;
+  w.qt = c.carve(p.D * ld);    // (scale·Q)ᵀ [D][ld]
+  w.ot = c.carve(p.Dv * ld);   // Oᵀ unnormalised [Dv][ld]
+  w.s = c.carve(lv.bk * ld);   // Sᵀ, then Pᵀ [bk][ld]
+  w.bias_tile = p.mask.p ? c.carve(lv.bk * ld) : nullptr;
+  w.bias_row = p.mask.p ? c.carve(lv.bk) : nullptr;
+  w.m = c.carve(ld);
+  w.l = c.carve(ld);
+  w.alpha = c.carve(ld);
+  return w;
+}
+
+// Rows [q0, q0 + nq) of head (b, h): out and lse.
+void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const Lse& lse, int64_t b, int64_t h,
+                   int64_t q0, int64_t nq, const FwdScratch& w) {
+  const int64_t ld = lv.bq, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
+  const float ninf = -__builtin_inff();
+  // Pack (scale·Q)ᵀ, zero in the padded lanes so their scores stay finite.
+  for (int64_t d = 0; d < p.D; ++d) {
+    float* row = w.qt + d * ld;
+    const float* src = p.q.at(b, h, q0) + d * p.q.sd;
+    for (int64_t i = 0; i < nq; ++i) row[i] = p.scale * src[i * p.q.sl];
+    for (int64_t i = nq; i < nqp; ++i) row[i] = 0.0f;
+  }
+  for (int64_t i = 0; i < nqp; ++i) {
+    w.m[i] = ninf;
+    w.l[i] = 0.0f;
+  }
+  // Zero Oᵀ: a lane's first block may come late (causal lane skipping); alpha = 0 then clears it.
+  for (int64_t d = 0; d < p.Dv; ++d)
+    for (int64_t i = 0; i < nqp; ++i) w.ot[d * ld + i] = 0.0f;
+  const int64_t kend = p.key_end(q0, nq);
+  const float* kbase = p.k.at(b, hk, 0);
+  const float* vbase = p.v.at(b, hk, 0);
+  for (int64_t kb = 0; kb < kend; kb += lv.bk) {
+    const int64_t nk = kend - kb < lv.bk ? kend - kb : lv.bk;
+    ScoreBlock blk{w.s, ld, nk, nqp, nullptr, nullptr, ld, kNoCausal};
+    if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, w.bias_row, w.bias_tile, blk)) continue;
+    if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
+    const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
+    if (n == 0) continue;
+    // Sᵀ[j][i] = Σ_d K[kb + j][d] · (scale·Q)ᵀ[d][i]     (lanes i >= i0)
+    lv.gemm(nk, n, p.D, kbase + kb * p.k.sl, p.k.sl, p.k.sd, w.qt + i0, ld, w.s + i0, ld, GemmMode::store, nullptr);
+    lv.softmax_fwd(lanes_from(blk, i0), w.m + i0, w.l + i0, w.alpha + i0);
+    // Oᵀ[d][i] = alpha[i]·Oᵀ[d][i] + Σ_j V[kb + j][d] · Pᵀ[j][i]
+    lv.gemm(p.Dv, n, nk, vbase + kb * p.v.sl, p.v.sd, p.v.sl, w.s + i0, ld, w.ot + i0, ld, GemmMode::rescale,
+            w.alpha + i0);
+  }
+  for (int64_t i = 0; i < nq; ++i) {
+    const float li = w.l[i];
+    if (li == 0.0f) {  // no key (fully masked, or before the causal diagonal): zeros, never 0·garbage
+      write_empty_row(p, out, lse, b, h, q0 + i);
+      continue;
+    }
+    const float inv = 1.0f / li;
+    float* dst = out.at(b, h, q0 + i);
+    for (int64_t d = 0; d < p.Dv; ++d) dst[d * out.sd] = w.ot[d * ld + i] * inv;
+    if (lse.p) *lse.at(b, h, q0 + i) = w.m[i] + std::log(li);
+  }
+}
+
+}  // namespace
+
+void write_empty_row(const Problem& p, const Operand& out, const Lse& lse, int64_t b, int64_t h, int64_t i) {
+  float* dst = out.at(b, h, i);
+  for (int64_t d = 0; d < p.Dv; ++d) dst[d * out.sd] = 0.0f;
+  if (lse.p) *lse.at(b, h, i) = -__builtin_inff();
+}
+
+void forward_flash(const Leaves& leaves, const Problem& p, const Operand& out, const Lse& lse) {
+  Leaves lv = leaves;
+  lv.bq = int(choose_bq(leaves, p.Lq, p.B * p.Hq, 2 * int64_t(get_num_threads())));
+  const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
+  const int64_t tasks = p.B * p.Hq * nqb;
+  if (tasks == 0) return;
+  Carver sizer{nullptr};
+  carve_fwd(sizer, lv, p);
+  const size_t ws_floats = sizer.used;
+  // Dynamic scheduling; with causal masks later query blocks see more keys, so they go first.
+  std::atomic<int64_t> next{0};
+  const int max_threads = int(tasks < (1 << 16) ? tasks : (1 << 16));
+  parallel_run(max_threads, [&](int, int) {
+    Carver c{thread_workspace(kWorkspaceSlot, ws_floats)};
+    const FwdScratch w = carve_fwd(c, lv, p);
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
+      const int64_t bh = t / nqb, qbi = p.causal ? nqb - 1 - t % nqb : t % nqb;
+      const int64_t q0 = qbi * lv.bq;
+      const int64_t nq = p.Lq - q0 < lv.bq ? p.Lq - q0 : lv.bq;
+      forward_block(lv, p, out, lse, bh / p.Hq, bh % p.Hq, q0, nq, w);
+    }
+  });
+}
+
+}  // namespace attn
+
+void attention_forward_cpu(const TensorView& q, const TensorView& k, const TensorView& v, const TensorView& mask,
+                           bool causal, double scale, const TensorView& out, const TensorView& lse) {
+  const char* fn = "attention";
+  attn::Problem p = attn::make_problem(fn, q, k, v, mask, causal, scale);
+  const int64_t out_shape[4] = {p.B, p.Hq, p.Lq, p.Dv};
+  attn::check_output(fn, "out", out, 4, out_shape);
+  if (lse.data) attn::check_output(fn, "lse", lse, 3, out_shape);
+  const attn::Operand o = attn::operand_of(out);
+  const attn::Lse l = attn::lse_of(lse);
+  const attn::Leaves& lv = attn::leaves_for(active_isa());
+  if (attn::prefer_decode(p))
+    attn::forward_decode(lv, p, o, l);
+  else
+    attn::forward_flash(lv, p, o, l);
+}
+
+}  // namespace fastnn

@@ -1,0 +1,112 @@
+#pragma once
+// An attention problem after validation: sizes, raw pointers with element strides, the mask,
+// and helpers shared by the forward, decode and backward drivers.
+//
+//   q (B, Hq, Lq, D)   k (B, Hkv, Lk, D)   v (B, Hkv, Lk, Dv)   mask broadcast to (B, Hq, Lq, Lk)
+//   query head h reads kv head h / (Hq / Hkv);  causal: query i sees key j iff j <= i + Lk - Lq
+#include <cstdint>
+
+#include "common/tensor.h"
+#include "cpu/attention/kernels.h"
+
+namespace fastnn {
+namespace attn {
+
+struct Operand {  // a (B, H, L, D) view: base pointer and element strides
+  float* p = nullptr;
+  int64_t sb = 0, sh = 0, sl = 0, sd = 0;
+  float* at(int64_t b, int64_t h, int64_t l) const { return p + b * sb + h * sh + l * sl; }
+};
+
+struct Lse {  // (B, H, L) float32, or p == nullptr
+  float* p = nullptr;
+  int64_t sb = 0, sh = 0, sl = 0;
+  float* at(int64_t b, int64_t h, int64_t l) const { return p + b * sb + h * sh + l * sl; }
+};
+
+struct Mask {  // boolean (True = keep) or additive float32, any strides (0 = broadcast)
+  const void* p = nullptr;
+  bool is_bool = false;
+  int64_t sb = 0, sh = 0, si = 0, sj = 0;
+  // Additive bias of element (b, h, i, j): 0 / -inf for boolean masks.
+  float bias(int64_t b, int64_t h, int64_t i, int64_t j) const {
+    const int64_t off = b * sb + h * sh + i * si + j * sj;
+    if (is_bool) return static_cast<const bool*>(p)[off] ? 0.0f : -__builtin_inff();
+    return static_cast<const float*>(p)[off];
+  }
+};
+
+struct Problem {
+  int64_t B = 0, Hq = 0, Hkv = 0, Lq = 0, Lk = 0, D = 0, Dv = 0;
+  int64_t rep = 1;   // query heads per kv head
+  int64_t off = 0;   // causal diagonal offset Lk - Lq
+  bool causal = false;
+  float scale = 1.0f;
+  Operand q, k, v;
+  Mask mask;
+
+  // Keys [0, kend) that query rows [q0, q0 + nq) may see (causal), clamped to [0, Lk].
+  int64_t key_end(int64_t q0, int64_t nq) const {
+    if (!causal) return Lk;
+    const int64_t e = q0 + nq + off;
+    return e < 0 ? 0 : (e > Lk ? Lk : e);
+  }
+};
+
+// Validates q, k, v, the optional mask (data == nullptr: none) and scale, for `fn`.
+Problem make_problem(const char* fn, const TensorView& q, const TensorView& k, const TensorView& v,
+                     const TensorView& mask, bool causal, double scale);
+
+// Checks that `t` is float32 with exactly `shape`, non-overlapping (no zero stride on a dim > 1).
+void check_output(const char* fn, const char* arg, const TensorView& t, int ndim, const int64_t* shape);
+// Checks that `t` is a float32 input with exactly `shape`.
+void check_input(const char* fn, const char* arg, const TensorView& t, int ndim, const int64_t* shape);
+
+Operand operand_of(const TensorView& t);
+Lse lse_of(const TensorView& t);  // data == nullptr → p == nullptr
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Queries per block: the largest of bq_max, bq_max/2, ..., bq that still yields `min_tasks` blocks over
+// `units` heads (bigger blocks stream K and V from L3/DRAM fewer times: 1.5x at L = 4096, D = 128),
+// never more than Lq rounded up to lv.bq.
+int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks);
+
+// Fills the bias of keys [kb, kb + nk) for query rows [q0, q0 + nq) of head (b, h) into `blk`:
+// bias_row (keys only) when the mask does not vary along queries, else bias_tile (zeros in the
+// padded lanes [nq, blk.n)). Returns false when every entry is -inf: the block can be skipped.
+bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk,
+                    float* row_buf, float* tile_buf, ScoreBlock& blk);
+
+// Causal blocks on the diagonal: lanes [0, causal_lane_begin) come before the block's first key,
+// so every score of theirs is masked and the block skips them (about half of each diagonal block).
+// A multiple of `lanes`; equal to blk.n when no lane sees a key.
+inline int64_t causal_lane_begin(const ScoreBlock& blk, int64_t lanes) {
+  if (blk.causal_thr == kNoCausal || blk.causal_thr <= 0) return 0;
+  const int64_t i0 = blk.causal_thr / lanes * lanes;
+  return i0 < blk.n ? i0 : blk.n;
+}
+
+// The same block restricted to lanes [i0, n).
+inline ScoreBlock lanes_from(ScoreBlock blk, int64_t i0) {
+  blk.s += i0;
+  blk.n -= i0;
+  if (blk.bias_tile) blk.bias_tile += i0;
+  if (blk.causal_thr != kNoCausal) blk.causal_thr -= i0;
+  return blk;
+}
+
+// Bump allocator over a 64-byte aligned buffer: every carve is rounded to 16 floats. With
+// base == nullptr it only counts, so the same code sizes the buffer and then carves it.
+struct Carver {
+  float* base;
+  size_t used = 0;
+  float* carve(int64_t floats) {
+    float* p = base ? base + used : nullptr;
+    used += size_t(round_up(floats, 16));
+    return p;
+  }
+};
+
+}  // namespace attn
+}  // namespace fastnn
