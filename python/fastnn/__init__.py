@@ -27,18 +27,22 @@ from .ops.optim import adam_step_, adamw_step_, sgd_step_  # noqa: F401
 from .ops.activation import (  # noqa: F401
     gelu, gelu_backward, leaky_relu, leaky_relu_backward, relu, relu_backward, sigmoid, sigmoid_backward, silu,
     silu_backward, softplus, softplus_backward, tanh, tanh_backward,
+)
 from .ops.softmax import log_softmax, log_softmax_backward, softmax, softmax_backward  # noqa: F401
 from .ops.loss import (  # noqa: F401
     binary_cross_entropy, binary_cross_entropy_backward, binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_backward, cross_entropy, cross_entropy_backward, mse_loss, mse_loss_backward,
+)
 from .ops.dropout import dropout, dropout_backward, dropout_mask  # noqa: F401
 from .ops.embedding import embedding, embedding_backward  # noqa: F401
 from .ops.conv import (  # noqa: F401
     conv1d, conv1d_backward, conv2d, conv2d_backward, conv_transpose1d, conv_transpose1d_backward,
     conv_transpose2d, conv_transpose2d_backward,
+)
 from .ops.pool import (  # noqa: F401
     adaptive_avg_pool2d, adaptive_avg_pool2d_backward, avg_pool2d, avg_pool2d_backward, max_pool2d,
     max_pool2d_backward,
+)
 from .ops.attention import attention, attention_backward  # noqa: F401
 
 __version__ = _C.build_info()["version"]

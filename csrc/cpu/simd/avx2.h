@@ -122,10 +122,12 @@ struct VecF32 {
   }
 };
 }  // namespace
+
 // ---- vector math for the glue kernels (activations, softmax, losses) -------------------------
 // Accuracy is measured in tests/test_vector_math.py against float64 on dense grids; the bounds
 // quoted here are what those tests enforce. Polynomial coefficients come from
 // csrc/cpu/activation/fit_vector_math.py (Lawson minimax fits, rounded to float32).
+
 // log(x), ≤ 2 ulp: x = 2^e·m with m ∈ [√½, √2), log(m) = 2·atanh(s), s = (m-1)/(m+1), |s| ≤ 0.172,
 // odd Taylor series to s^11 (truncation < 3e-9 relative); e·ln2 added in two parts (the high part
 // has 9 significant bits, so e·ln2_hi is exact). Denormals are scaled by 2^23 first.
@@ -159,6 +161,7 @@ static inline __m256 log(__m256 x) {
   r = _mm256_blendv_ps(r, _mm256_set1_ps(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
   return r;
 }
+
 // log(1 + u), ≤ 2 ulp for u > -1: w = 1 + u rounded, log1p(u) = log(w) + (u - (w - 1)) / w (the
 // second term restores what the rounding of w lost; for |u| < 2^-25 it returns u).
 // log1p(-1) = -inf, log1p(u < -1) = NaN, log1p(inf) = inf.
@@ -171,6 +174,7 @@ static inline __m256 log1p(__m256 u) {
                                    _mm256_cmp_ps(w, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
   return _mm256_blendv_ps(_mm256_add_ps(lw, corr), lw, keep);
 }
+
 // tanh(x), ≤ 2 ulp: |x| < 0.625: x + x³·P(x²) (degree-4 minimax, 4e-9 relative); otherwise
 // sign(x)·(1 - 2 / (exp(2|x|) + 1)). NaN stays NaN, ±inf → ±1.
 static inline __m256 tanh(__m256 x) {
@@ -189,6 +193,7 @@ static inline __m256 tanh(__m256 x) {
   big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
+
 // sigmoid(x) = 1 / (1 + exp(-x)), ≤ 2 ulp relative on both tails: e = exp(-|x|) never overflows
 // and x < 0 uses e / (1 + e). NaN stays NaN.
 static inline __m256 sigmoid(__m256 x) {
@@ -196,6 +201,7 @@ static inline __m256 sigmoid(__m256 x) {
   const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   return _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
 }
+
 // exp(-c·a²) for c = 1 or 0.5 (a power of two, so c·a² splits exactly): a² = h + l with
 // l = fma(a, a, -h) recovered exactly, exp(-c(h + l)) ≈ exp(-c·h)·(1 - c·l). Without the split
 // the rounding of a² alone costs up to a²/2 ulp (≈ 40 ulp at a = 9).
@@ -207,6 +213,7 @@ static inline __m256 exp_neg_sq(__m256 a, float c) {
   const __m256 e = exp(_mm256_mul_ps(h, _mm256_set1_ps(-c)));
   return _mm256_fnmadd_ps(e, _mm256_mul_ps(vc, l), e);
 }
+
 // R(a) = erfc(a)·exp(a²) for a ≥ 0, ≤ 4 ulp: t = 1 / (1 + a/2), R = t·P(t - 1/2), P of degree 9
 // fitted on a ∈ [0, 10] (2e-8 relative; the rest is float32 rounding of t and Horner).
 static inline __m256 erfc_scaled(__m256 a) {
@@ -224,6 +231,7 @@ static inline __m256 erfc_scaled(__m256 a) {
   p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(0.5107913613319397f));
   return _mm256_mul_ps(t, p);
 }
+
 // erfc(x), ≤ 6 ulp relative (x ≥ 0: exp(-x²)·R(x); x < 0: 2 - that). Underflows to 0 past
 // x ≈ 9.3. NaN stays NaN.
 static inline __m256 erfc(__m256 x) {
@@ -231,6 +239,7 @@ static inline __m256 erfc(__m256 x) {
   const __m256 q = _mm256_mul_ps(exp_neg_sq(a, 1.0f), erfc_scaled(a));
   return _mm256_blendv_ps(q, _mm256_sub_ps(_mm256_set1_ps(2.0f), q), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
 }
+
 // erf(x), ≤ 3 ulp: |x| < 0.5: x·Q(x²) (degree-4 minimax, 1.4e-9 relative), else sign(x)·(1 - erfc(|x|)).
 static inline __m256 erf(__m256 x) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -247,6 +256,7 @@ static inline __m256 erf(__m256 x) {
   big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.5f), _CMP_LT_OQ));
 }
+
 // Standard normal tail Q(a) = P(Z > a) = erfc(a/√2)/2 for a ≥ 0, with exp(-a²/2) split exactly
 // from a (not from the rounded a/√2); also returns the density φ(a) = exp(-a²/2)/√(2π).
 static inline __m256 normal_tail(__m256 a, __m256* pdf) {

@@ -96,9 +96,11 @@ struct VecF32 {
   }
 };
 }  // namespace
+
 // ---- vector math for the glue kernels (activations, softmax, losses) -------------------------
 // Same algorithms, constants and accuracy bounds as the AVX2 section of avx2.h (see the notes
 // there); written lane-for-lane the same so both paths round identically.
+
 static inline __m512 log(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
@@ -128,6 +130,7 @@ static inline __m512 log(__m512 x) {
   r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(__builtin_nanf("")));
   return r;
 }
+
 static inline __m512 log1p(__m512 u) {
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 w = _mm512_add_ps(one, u);
@@ -137,6 +140,7 @@ static inline __m512 log1p(__m512 u) {
                          _mm512_cmp_ps_mask(w, _mm512_set1_ps(__builtin_inff()), _CMP_EQ_OQ);
   return _mm512_mask_mov_ps(_mm512_add_ps(lw, corr), keep, lw);
 }
+
 static inline __m512 tanh(__m512 x) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
   const __m512 a = _mm512_andnot_ps(sign, x);
@@ -153,11 +157,13 @@ static inline __m512 tanh(__m512 x) {
   big = _mm512_or_ps(big, _mm512_and_ps(sign, x));
   return _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), small);
 }
+
 static inline __m512 sigmoid(__m512 x) {
   const __m512 e = exp(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
   const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
   return _mm512_mask_mov_ps(_mm512_mul_ps(e, r), _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), r);
 }
+
 static inline __m512 exp_neg_sq(__m512 a, float c) {
   a = _mm512_min_ps(_mm512_set1_ps(20.0f), a);  // exp(-c·400) is 0 anyway; keeps l finite for a = inf
   const __m512 h = _mm512_mul_ps(a, a);
@@ -166,6 +172,7 @@ static inline __m512 exp_neg_sq(__m512 a, float c) {
   const __m512 e = exp(_mm512_mul_ps(h, _mm512_set1_ps(-c)));
   return _mm512_fnmadd_ps(e, _mm512_mul_ps(vc, l), e);
 }
+
 static inline __m512 erfc_scaled(__m512 a) {
   const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
   const __m512 u = _mm512_sub_ps(t, _mm512_set1_ps(0.5f));
@@ -181,11 +188,13 @@ static inline __m512 erfc_scaled(__m512 a) {
   p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(0.5107913613319397f));
   return _mm512_mul_ps(t, p);
 }
+
 static inline __m512 erfc(__m512 x) {
   const __m512 a = _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x);
   const __m512 q = _mm512_mul_ps(exp_neg_sq(a, 1.0f), erfc_scaled(a));
   return _mm512_mask_sub_ps(q, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(2.0f), q);
 }
+
 static inline __m512 erf(__m512 x) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
   const __m512 a = _mm512_andnot_ps(sign, x);
@@ -201,6 +210,7 @@ static inline __m512 erf(__m512 x) {
   big = _mm512_or_ps(big, _mm512_and_ps(sign, x));
   return _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.5f), _CMP_LT_OQ), small);
 }
+
 static inline __m512 normal_tail(__m512 a, __m512* pdf) {
   const __m512 e = exp_neg_sq(a, 0.5f);
   *pdf = _mm512_mul_ps(e, _mm512_set1_ps(0.398942280401432678f));

@@ -19,15 +19,8 @@ class Case:
 
 
 def families():
-    from . import cuda_gemm, gemm
+    from . import (activation, attention, conv, cuda_gemm, dropout, elementwise, embedding, gemm, loss, norm, optim,
+                   pool, reduce, softmax)
 
-    return [gemm, cuda_gemm]
-    from . import gemm
-    from . import elementwise, norm, optim, reduce
-    return [gemm, norm, reduce, elementwise, optim]
-    from . import activation, dropout, embedding, gemm, loss, softmax
-    return [gemm, activation, softmax, loss, dropout, embedding]
-    from . import conv, gemm, pool
-    return [gemm, conv, pool]
-    from . import attention, gemm
-    return [gemm, attention]
+    return [gemm, conv, pool, attention, activation, softmax, loss, dropout, embedding, norm, reduce, elementwise,
+            optim, cuda_gemm]
