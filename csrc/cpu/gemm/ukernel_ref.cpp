@@ -1,30 +1,67 @@
-// Portable micro-kernel: the reference every ISA kernel is tested against, and the
-// generic path on CPUs without AVX2 (plain C++, vectorised by the compiler for the baseline).
+// Portable micro-kernel, 6×8: the reference every ISA kernel is tested against, and the generic
+// path on CPUs without AVX2. Written with GCC/Clang vector extensions (4 floats), so the
+// baseline build keeps the 6×8 accumulator tile in 12 SSE registers (or NEON on ARM) instead
+// of memory; no FMA in the baseline ISA, so each step is a multiply and an add.
+#include <cstring>
+
+#include "cpu/activation_math.h"
+#include "cpu/gemm/epilogue_math.h"
+#include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
 namespace fastnn {
 namespace {
 
 constexpr int MR = 6, NR = 8;
+typedef float f4 __attribute__((vector_size(16)));
+
+inline f4 load4(const float* p) {  // any alignment
+  f4 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// a: packed 6×kc panel   b: kc rows of 8 floats, ldb apart   c: m×n of a 6×8 tile
+void sgemm_ref_6x8_ex(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta, float* c,
+                      int64_t rs_c, int64_t cs_c, int m, int n, const SgemmTileEpilogue* ep) {
+  f4 acc[MR][2] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    const f4 b0 = load4(b), b1 = load4(b + 4);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const f4 ai = {a[i], a[i], a[i], a[i]};
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
+    }
+    a += MR;
+    b += ldb;
+  }
+  float tile[MR][NR];
+  std::memcpy(tile, acc, sizeof(tile));
+  const float* bias = ep ? ep->bias : nullptr;
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      float* cij = c + i * rs_c + j * cs_c;
+      float z = alpha * tile[i][j];
+      if (beta != 0.0f) z += beta * *cij;
+      if (!ep) {
+        *cij = z;
+        continue;
+      }
+      if (bias) z += ep->bias_per_row ? bias[i] : bias[j];
+      *cij = ep->dy ? ep->dy[i * ep->rs_dy + j * ep->cs_dy] * activation_grad(ep->act, z) : apply_activation(ep->act, z);
+    }
+}
 
 void sgemm_ref_6x8(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c, int64_t rs_c,
                    int64_t cs_c) {
-  float acc[MR][NR] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* ak = a + k * MR;
-    const float* bk = b + k * NR;
-    for (int i = 0; i < MR; ++i)
-      for (int j = 0; j < NR; ++j) acc[i][j] += ak[i] * bk[j];
-  }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) {
-      float* cij = c + i * rs_c + j * cs_c;
-      *cij = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * *cij;
-    }
+  sgemm_ref_6x8_ex(kc, alpha, a, b, NR, beta, c, rs_c, cs_c, MR, NR, nullptr);
 }
 
 }  // namespace
 
-SgemmUkernelInfo sgemm_ukernel_ref() { return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8"}; }
+SgemmUkernelInfo sgemm_ukernel_ref() {
+  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b};
+}
 
 }  // namespace fastnn
