@@ -50,18 +50,30 @@ void pack_panel_kcontig(int64_t kc, const float* src, int64_t ls, int w, float* 
   }
 }
 
+// All full panels of a W-contiguous source (row-major B): k-blocks of 16 rows, panel by panel,
+// so the reads walk 16 rows sequentially (prefetch-friendly) instead of hopping one row
+// stride per 64 bytes across a whole kc-row column strip.
 template <int W>
-void pack_panel_lcontig(int64_t kc, const float* src, int64_t ks, float* out) {
+void pack_full_panels_lcontig(int64_t panels, int64_t kc, const float* src, int64_t ks, float* out) {
   static_assert(W == 6 || W == 16, "");
-  for (int64_t k = 0; k < kc; ++k) {
-    const float* s = src + k * ks;
-    float* d = out + k * W;
-    if constexpr (W == 16) {
-      _mm256_store_ps(d, _mm256_loadu_ps(s));
-      _mm256_store_ps(d + 8, _mm256_loadu_ps(s + 8));
-    } else {
-      _mm_storeu_ps(d, _mm_loadu_ps(s));
-      _mm_storel_pi(reinterpret_cast<__m64*>(d + 4), _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(s + 4)));
+  constexpr int64_t KB = 16;
+  for (int64_t k0 = 0; k0 < kc; k0 += KB) {
+    const int64_t k1 = k0 + KB < kc ? k0 + KB : kc;
+    for (int64_t q = 0; q < panels; ++q) {
+      const float* s = src + q * W;
+      float* o = out + q * kc * W;
+      for (int64_t k = k0; k < k1; ++k) {
+        const float* sk = s + k * ks;
+        float* d = o + k * W;
+        if constexpr (W == 16) {
+          _mm256_store_ps(d, _mm256_loadu_ps(sk));
+          _mm256_store_ps(d + 8, _mm256_loadu_ps(sk + 8));
+        } else {
+          _mm_storeu_ps(d, _mm_loadu_ps(sk));
+          _mm_storel_pi(reinterpret_cast<__m64*>(d + 4),
+                        _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(sk + 4)));
+        }
+      }
     }
   }
 }
@@ -70,14 +82,19 @@ void pack_panel_lcontig(int64_t kc, const float* src, int64_t ks, float* out) {
 template <int W>
 bool pack_lines(int64_t n, int64_t kc, const float* src, int64_t ls, int64_t ks, float* out) {
   if (ks != 1 && ls != 1) return false;
-  for (int64_t l0 = 0; l0 < n; l0 += W) {
+  int64_t l0 = 0;
+  if (ks != 1) {  // ls == 1
+    const int64_t full = n / W;
+    pack_full_panels_lcontig<W>(full, kc, src, ks, out);
+    l0 = full * W;
+    out += full * kc * W;
+  }
+  for (; l0 < n; l0 += W) {
     const int w = int(n - l0 < W ? n - l0 : W);
     const float* s = src + l0 * ls;
     if (ks == 1) {
       pack_panel_kcontig<W>(kc, s, ls, w, out);
-    } else if (w == W) {
-      pack_panel_lcontig<W>(kc, s, ks, out);
-    } else {
+    } else {  // the partial last panel of an ls == 1 source
       for (int64_t k = 0; k < kc; ++k) {
         float* d = out + k * W;
         for (int l = 0; l < w; ++l) d[l] = s[l + k * ks];

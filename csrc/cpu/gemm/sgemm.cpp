@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 
 #include <sched.h>
 
@@ -67,6 +68,9 @@ Blocking blocking_for(const SgemmUkernelInfo& uk) {
   b.kc = std::clamp<int64_t>(round_down_min(f.l1d_bytes / 2 / (uk.nr * 4), 8), 128, 512);
   b.mc = std::clamp<int64_t>(round_down_min(f.l2_bytes / 2 / (b.kc * 4), uk.mr), uk.mr, 1024);
   b.nc = std::clamp<int64_t>(round_down_min(f.l3_bytes / 4 / (b.kc * 4), uk.nr), uk.nr, 4096);
+  if (const char* e = getenv("TUNE_KC")) b.kc = atoi(e);
+  if (const char* e = getenv("TUNE_MC")) b.mc = atoi(e);
+  if (const char* e = getenv("TUNE_NC")) b.nc = atoi(e);
   return b;
 }
 
