@@ -52,6 +52,7 @@ constexpr double kMinParallelFlops = 1.0e6;
 // Column schedule for M up to this (and A small enough to pack whole).
 constexpr int64_t kColumnScheduleMaxM = 64;
 constexpr int64_t kColumnScheduleMaxPackedA = int64_t(8) << 20;  // bytes
+constexpr int64_t kColumnChunkBytes = 256 << 10;  // packed B per column chunk: half of a 512 KiB L2
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t round_down_min(int64_t x, int64_t m) { return std::max(m, x / m * m); }
@@ -135,12 +136,12 @@ struct Problem {
 struct Plan {
   const SgemmUkernelInfo* uk;
   Blocking blk;
-  bool column_schedule, direct_b;
+  bool column_schedule;
   int64_t chunk;  // rows (row schedule) or columns (column schedule) per work item
   int64_t nchunks;
   int threads;
   // row schedule: b_shared[2] (kc × nc, double-buffered), a_priv[t] (chunk × kc)
-  // column schedule: a_all (round_up(M, mr) × K), b_priv[t] (kc × nr)
+  // column schedule: a_all (round_up(M, mr) × K), b_priv[t] (kc × chunk)
   float* b_shared[2];
   float* a_all;
   float* priv;
@@ -225,30 +226,16 @@ void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   }
   pl.barrier.wait(nthr);
   // 2. Column chunks of C; each thread owns its chunk for the whole K, so no more barriers.
-  float* b_priv = pl.priv + size_t(tid) * pl.priv_stride;
+  //    The chunk's kc × chunk block of B is packed privately (it stays in this core's L2).
+  float* bp = pl.priv + size_t(tid) * pl.priv_stride;
   for (;;) {
     const int64_t c = pl.counter[0].fetch_add(1, std::memory_order_relaxed);
     if (c >= pl.nchunks) break;
-    const int64_t j0 = c * pl.chunk, j1 = std::min(p.N, j0 + pl.chunk);
+    const int64_t j0 = c * pl.chunk, nc = std::min(pl.chunk, p.N - j0);
     for (int64_t pc = 0; pc < p.K; pc += kcb) {
       const int64_t kc = std::min(kcb, p.K - pc);
-      const bool last = pc + kc >= p.K;
-      const float beta = pc == 0 ? p.beta : 1.0f;
-      const float* ap = pl.a_all + pc * mpad;
-      for (int64_t j = j0; j < j1; j += uk.nr) {
-        const int n = int(std::min<int64_t>(uk.nr, j1 - j));
-        const float* b = p.B.data + pc * p.B.rs + j * p.B.cs;
-        int64_t ldb = p.B.rs;
-        if (!(pl.direct_b && n == uk.nr)) {  // edge panels are packed: the kernel reads all nr columns
-          uk.pack_b(kc, n, b, p.B.rs, p.B.cs, uk.nr, b_priv);
-          b = b_priv;
-          ldb = uk.nr;
-        }
-        for (int64_t ir = 0; ir < p.M; ir += uk.mr) {
-          const int m = int(std::min<int64_t>(uk.mr, p.M - ir));
-          run_tile(p, pl, kc, ap + ir * kc, b, ldb, beta, ir, j, m, n, last);
-        }
-      }
+      uk.pack_b(kc, nc, p.B.data + pc * p.B.rs + j0 * p.B.cs, p.B.rs, p.B.cs, uk.nr, bp);
+      macro_kernel(p, pl, 0, p.M, j0, nc, kc, pl.a_all + pc * mpad, bp, pc == 0 ? p.beta : 1.0f, pc + kc >= p.K);
     }
   }
 }
@@ -283,16 +270,16 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   int threads = flops < kMinParallelFlops ? 1 : std::max(1, std::min(max_threads, get_num_threads()));
   const int64_t mpad = round_up(M, uk.mr);
   pl.column_schedule = M <= kColumnScheduleMaxM && mpad * K * 4 <= kColumnScheduleMaxPackedA;
-  // Streaming B unpacked pays when each B panel is used by few row tiles.
-  pl.direct_b = pl.column_schedule && B.cs == 1 && M <= 4 * uk.mr;
   size_t shared_floats, priv_floats;
   if (pl.column_schedule) {
     const int64_t ntiles = (N + uk.nr - 1) / uk.nr;
     threads = int(std::min<int64_t>(threads, ntiles));
-    const int64_t per_chunk = threads == 1 ? ntiles : std::max<int64_t>(1, ntiles / (4 * threads));
+    // Chunks of at most kColumnChunkBytes of packed B, at least 4 per thread when N allows.
+    const int64_t max_tiles = std::max<int64_t>(1, kColumnChunkBytes / (std::min(pl.blk.kc, K) * uk.nr * 4));
+    const int64_t per_chunk = std::clamp<int64_t>(ntiles / (4 * threads), 1, max_tiles);
     pl.chunk = per_chunk * uk.nr;
-    shared_floats = padded(mpad * K) + padded(uk.nr);  // + tail: packers may round to nr
-    priv_floats = padded(pl.blk.kc * uk.nr);
+    shared_floats = padded(mpad * K);
+    priv_floats = padded(pl.blk.kc * pl.chunk);
   } else {
     const int64_t mtiles = (M + uk.mr - 1) / uk.mr;
     threads = int(std::min<int64_t>(threads, mtiles));
