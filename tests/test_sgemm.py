@@ -22,10 +22,11 @@ def _oracle(a, b, c, alpha, beta, bias, per_row, act, dy):
     return fwd(z) if dy is None else bwd(dy, z)
 
 
-# (M, N, K): column schedule (M ≤ 64, direct B when M ≤ 24), row schedule, edges everywhere,
-# K over several KC blocks.
+# (M, N, K) covering every schedule with edges everywhere and K over several KC blocks:
+# column (M ≤ 64); row_whole_b (B packed ≤ 4 MiB) with A read in place (≤ 3 column panels) or
+# packed; row (B larger: double-buffered KC×NC blocks, several NC blocks when N > 4096).
 SHAPES = [(1, 1, 1), (5, 37, 3), (6, 16, 256), (7, 300, 513), (24, 129, 40), (25, 33, 700), (64, 1000, 17),
-          (65, 31, 300), (300, 17, 129), (517, 263, 611)]
+          (65, 31, 300), (300, 17, 129), (517, 263, 611), (70, 1000, 1100), (70, 4100, 20)]
 
 
 @pytest.mark.parametrize("serial", [False, True])

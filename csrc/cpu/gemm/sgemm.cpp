@@ -1,16 +1,19 @@
 // GEMM driver: dispatch table, cache blocking, macro-kernel, threading.
 //
-// Two schedules (both also run single-threaded, for sgemm_serial):
-//  - row schedule (BLIS ic loop), for M large: per (jc, pc) block the threads pack the KC×NC block
-//    of B together into a shared, double-buffered buffer, meet at one barrier, then take MC-sized
-//    row chunks of A from an atomic counter, each packing its chunk privately (into its own L2)
-//    and running the macro-kernel over the whole B block.
-//  - column schedule (BLIS jr loop), for small M (inference, M ≤ 64): the threads pack all of A
-//    together once (it is small), meet at one barrier, then take column chunks of C from an
-//    atomic counter. B micro-panels are packed one at a time right before use, or, when B is
-//    row-major, streamed straight from memory by the kernel (no B packing at all): B is read once.
+// Three schedules (each also runs single-threaded, for sgemm_serial):
+//  - row (BLIS ic loop), for M and N large: per (jc, pc) block the threads pack the KC×NC block of
+//    B together into a shared, double-buffered buffer, meet at one barrier, then take row chunks
+//    (≤ MC) of A from an atomic counter, each packing its chunk privately (into its own L2) and
+//    running the macro-kernel over the whole B block.
+//  - row_whole_b, for small B (N ≤ NC, K×N ≤ 4 MiB packed; e.g. K large, N small): the threads
+//    pack all of B together once, meet at one barrier, then take row chunks that each run the
+//    whole K. With few column panels, full row tiles read row-major A in place (no A packing).
+//  - column (BLIS jr loop), for small M (inference, M ≤ 64): the threads pack all of A together
+//    once, meet at one barrier, then take column chunks of C; each packs its chunk's KC×chunk block
+//    of B privately (sequential reads of B, which is read once) and owns it for the whole K.
 // Dynamic chunks keep both cores busy on a shared, noisy machine where static splits stall on
-// the slower core.
+// the slower core. Each element of C is summed over K in one fixed order by one thread, so the
+// result does not depend on the number of threads.
 #include "cpu/gemm/sgemm.h"
 
 #include <algorithm>
@@ -49,9 +52,12 @@ namespace {
 
 // Below this many flops a GEMM runs on the calling thread: waking the pool costs more.
 constexpr double kMinParallelFlops = 1.0e6;
-// Column schedule for M up to this (and A small enough to pack whole).
+// Column schedule for M up to this.
 constexpr int64_t kColumnScheduleMaxM = 64;
-constexpr int64_t kColumnScheduleMaxPackedA = int64_t(8) << 20;  // bytes
+// The small operand is packed whole (A in the column schedule, B in row_whole_b) up to this size.
+constexpr int64_t kPackWholeMaxBytes = int64_t(4) << 20;
+// Read A in place (no packing) when B has at most this many column panels.
+constexpr int64_t kDirectAMaxPanels = 3;
 constexpr int64_t kColumnChunkBytes = 256 << 10;  // packed B per column chunk: half of a 512 KiB L2
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -136,29 +142,24 @@ struct Problem {
 struct Plan {
   const SgemmUkernelInfo* uk;
   Blocking blk;
-  bool column_schedule;
-  int64_t chunk;  // rows (row schedule) or columns (column schedule) per work item
+  enum Kind { column, row, row_whole_b } kind;
+  bool direct_a;  // row_whole_b: full row tiles read A in place (fn_rowa)
+  int64_t chunk;  // rows (row schedules) or columns (column schedule) per work item
   int64_t nchunks;
-  int threads;
-  // row schedule: b_shared[2] (kc × nc, double-buffered), a_priv[t] (chunk × kc)
-  // column schedule: a_all (round_up(M, mr) × K), b_priv[t] (kc × chunk)
-  float* b_shared[2];
-  float* a_all;
+  // column: a_all (round_up(M, mr) × K, shared); priv[t]: a kc × chunk block of B
+  // row: b_shared[2] (kc × nc, double-buffered); priv[t]: a chunk × kc block of A
+  // row_whole_b: b_all (K × round_up(N, nr), shared); priv[t]: a chunk × kc block of A
+  float* shared[2];
   float* priv;
   size_t priv_stride;
   std::atomic<int64_t> counter[2];
   SpinBarrier barrier;
 };
 
-// Tile (m × n at row r, column j of the problem) of one macro-kernel call.
-inline void run_tile(const Problem& p, const Plan& pl, int64_t kc, const float* a, const float* b, int64_t ldb,
-                     float beta, int64_t r, int64_t j, int m, int n, bool last) {
-  float* c = p.C.data + r * p.C.rs + j * p.C.cs;
-  if (!(last && p.has_ep)) {
-    pl.uk->fn_ex(kc, p.alpha, a, b, ldb, beta, c, p.C.rs, p.C.cs, m, n, nullptr);
-    return;
-  }
-  SgemmTileEpilogue te;
+// Epilogue of the tile at row r, column j of the problem (nullptr unless it is due now).
+inline const SgemmTileEpilogue* tile_epilogue(const Problem& p, int64_t r, int64_t j, bool last,
+                                              SgemmTileEpilogue& te) {
+  if (!(last && p.has_ep)) return nullptr;
   te.bias = p.bias ? p.bias + (p.bias_per_row ? r : j) : nullptr;
   te.bias_per_row = p.bias_per_row;
   te.act = p.act;
@@ -167,20 +168,52 @@ inline void run_tile(const Problem& p, const Plan& pl, int64_t kc, const float* 
     te.rs_dy = p.dy_rs;
     te.cs_dy = p.dy_cs;
   }
-  pl.uk->fn_ex(kc, p.alpha, a, b, ldb, beta, c, p.C.rs, p.C.cs, m, n, &te);
+  return &te;
 }
 
-// One packed A block (mc × kc, rows from r0) times one packed B block (kc × nc, columns from j0).
+// Packed A block (mc × kc, rows from r0) times packed B block (kc × nc, columns from j0) into C.
+// a_rows (optional): A's rows from r0 and column pc in place, for fn_rowa on full row tiles.
 void macro_kernel(const Problem& p, const Plan& pl, int64_t r0, int64_t mc, int64_t j0, int64_t nc, int64_t kc,
-                  const float* ap, const float* bp, float beta, bool last) {
-  const int mr = pl.uk->mr, nr = pl.uk->nr;
+                  const float* ap, const float* a_rows, const float* bp, float beta, bool last) {
+  const SgemmUkernelInfo& uk = *pl.uk;
+  const int mr = uk.mr, nr = uk.nr;
+  SgemmTileEpilogue te;
   for (int64_t jr = 0; jr < nc; jr += nr) {
     const int n = int(std::min<int64_t>(nr, nc - jr));
+    const float* b = bp + jr * kc;
     for (int64_t ir = 0; ir < mc; ir += mr) {
       const int m = int(std::min<int64_t>(mr, mc - ir));
-      run_tile(p, pl, kc, ap + ir * kc, bp + jr * kc, nr, beta, r0 + ir, j0 + jr, m, n, last);
+      float* c = p.C.data + (r0 + ir) * p.C.rs + (j0 + jr) * p.C.cs;
+      const SgemmTileEpilogue* ep = tile_epilogue(p, r0 + ir, j0 + jr, last, te);
+      if (a_rows && m == mr)
+        uk.fn_rowa(kc, p.alpha, a_rows + ir * p.A.rs, p.A.rs, b, nr, beta, c, p.C.rs, p.C.cs, n, ep);
+      else
+        uk.fn_ex(kc, p.alpha, ap + ir * kc, b, nr, beta, c, p.C.rs, p.C.cs, m, n, ep);
     }
   }
+}
+
+// B block (kc × nc from row pc, column jc) into `out`, its nr-panels split among the threads.
+void pack_b_shared(const Problem& p, const SgemmUkernelInfo& uk, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+                   float* out, int tid, int nthr) {
+  const int64_t panels = (nc + uk.nr - 1) / uk.nr;
+  const int64_t q0 = panels * tid / nthr, q1 = panels * (tid + 1) / nthr;
+  if (q1 <= q0) return;
+  const int64_t c0 = q0 * uk.nr, c1 = std::min(nc, q1 * uk.nr);
+  uk.pack_b(kc, c1 - c0, p.B.data + pc * p.B.rs + (jc + c0) * p.B.cs, p.B.rs, p.B.cs, uk.nr, out + c0 * kc);
+}
+
+// Rows [r0, r0 + mc) of A, columns [pc, pc + kc), into the thread's private buffer (only the
+// last, partial row tile when full tiles read A in place).
+const float* pack_a_chunk(const Problem& p, const Plan& pl, float* a_priv, int64_t r0, int64_t mc, int64_t pc,
+                          int64_t kc) {
+  const SgemmUkernelInfo& uk = *pl.uk;
+  int64_t from = 0;
+  if (pl.direct_a) from = mc / uk.mr * uk.mr;
+  if (from < mc)
+    uk.pack_a(mc - from, kc, p.A.data + (r0 + from) * p.A.rs + pc * p.A.cs, p.A.rs, p.A.cs, uk.mr,
+              a_priv + from * kc);
+  return a_priv;
 }
 
 void row_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
@@ -190,27 +223,43 @@ void row_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   int it = 0;
   for (int64_t jc = 0; jc < p.N; jc += blk.nc) {
     const int64_t nc = std::min(blk.nc, p.N - jc);
-    const int64_t panels = (nc + uk.nr - 1) / uk.nr;
     for (int64_t pc = 0; pc < p.K; pc += blk.kc, ++it) {
       const int64_t kc = std::min(blk.kc, p.K - pc);
-      const bool last = pc + kc >= p.K;
-      float* bp = pl.b_shared[it & 1];
-      const int64_t q0 = panels * tid / nthr, q1 = panels * (tid + 1) / nthr;
-      if (q1 > q0) {
-        const int64_t c0 = q0 * uk.nr, c1 = std::min(nc, q1 * uk.nr);
-        uk.pack_b(kc, c1 - c0, p.B.data + pc * p.B.rs + (jc + c0) * p.B.cs, p.B.rs, p.B.cs, uk.nr, bp + c0 * kc);
-      }
+      float* bp = pl.shared[it & 1];
+      pack_b_shared(p, uk, pc, kc, jc, nc, bp, tid, nthr);
       // After this barrier every thread is done with iteration it-1, so its counter can be reused.
       pl.barrier.wait(nthr);
       if (tid == 0) pl.counter[(it + 1) & 1].store(0, std::memory_order_relaxed);
-      const float beta = pc == 0 ? p.beta : 1.0f;
       for (;;) {
         const int64_t c = pl.counter[it & 1].fetch_add(1, std::memory_order_relaxed);
         if (c >= pl.nchunks) break;
         const int64_t r0 = c * pl.chunk, mc = std::min(pl.chunk, p.M - r0);
-        uk.pack_a(mc, kc, p.A.data + r0 * p.A.rs + pc * p.A.cs, p.A.rs, p.A.cs, uk.mr, a_priv);
-        macro_kernel(p, pl, r0, mc, jc, nc, kc, a_priv, bp, beta, last);
+        const float* ap = pack_a_chunk(p, pl, a_priv, r0, mc, pc, kc);
+        macro_kernel(p, pl, r0, mc, jc, nc, kc, ap, nullptr, bp, pc == 0 ? p.beta : 1.0f, pc + kc >= p.K);
       }
+    }
+  }
+}
+
+// B is small: packed whole once (block pc at b_all + pc * npad), one barrier, then row chunks
+// that each run the whole K — no further synchronisation.
+void row_whole_b_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
+  const SgemmUkernelInfo& uk = *pl.uk;
+  const int64_t kcb = pl.blk.kc, npad = round_up(p.N, uk.nr);
+  for (int64_t pc = 0; pc < p.K; pc += kcb)
+    pack_b_shared(p, uk, pc, std::min(kcb, p.K - pc), 0, p.N, pl.shared[0] + pc * npad, tid, nthr);
+  pl.barrier.wait(nthr);
+  float* a_priv = pl.priv + size_t(tid) * pl.priv_stride;
+  for (;;) {
+    const int64_t c = pl.counter[0].fetch_add(1, std::memory_order_relaxed);
+    if (c >= pl.nchunks) break;
+    const int64_t r0 = c * pl.chunk, mc = std::min(pl.chunk, p.M - r0);
+    for (int64_t pc = 0; pc < p.K; pc += kcb) {
+      const int64_t kc = std::min(kcb, p.K - pc);
+      const float* ap = pack_a_chunk(p, pl, a_priv, r0, mc, pc, kc);
+      const float* a_rows = pl.direct_a ? p.A.data + r0 * p.A.rs + pc : nullptr;
+      macro_kernel(p, pl, r0, mc, 0, p.N, kc, ap, a_rows, pl.shared[0] + pc * npad, pc == 0 ? p.beta : 1.0f,
+                   pc + kc >= p.K);
     }
   }
 }
@@ -218,11 +267,12 @@ void row_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
 void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   const SgemmUkernelInfo& uk = *pl.uk;
   const int64_t kcb = pl.blk.kc, mpad = round_up(p.M, uk.mr);
+  float* a_all = pl.shared[0];
   // 1. A, whole: block pc (kc wide) at a_all + pc * mpad; blocks split among the threads.
   const int64_t kblocks = (p.K + kcb - 1) / kcb;
   for (int64_t q = kblocks * tid / nthr; q < kblocks * (tid + 1) / nthr; ++q) {
     const int64_t pc = q * kcb, kc = std::min(kcb, p.K - pc);
-    uk.pack_a(p.M, kc, p.A.data + pc * p.A.cs, p.A.rs, p.A.cs, uk.mr, pl.a_all + pc * mpad);
+    uk.pack_a(p.M, kc, p.A.data + pc * p.A.cs, p.A.rs, p.A.cs, uk.mr, a_all + pc * mpad);
   }
   pl.barrier.wait(nthr);
   // 2. Column chunks of C; each thread owns its chunk for the whole K, so no more barriers.
@@ -235,7 +285,8 @@ void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
     for (int64_t pc = 0; pc < p.K; pc += kcb) {
       const int64_t kc = std::min(kcb, p.K - pc);
       uk.pack_b(kc, nc, p.B.data + pc * p.B.rs + j0 * p.B.cs, p.B.rs, p.B.cs, uk.nr, bp);
-      macro_kernel(p, pl, 0, p.M, j0, nc, kc, pl.a_all + pc * mpad, bp, pc == 0 ? p.beta : 1.0f, pc + kc >= p.K);
+      macro_kernel(p, pl, 0, p.M, j0, nc, kc, a_all + pc * mpad, nullptr, bp, pc == 0 ? p.beta : 1.0f,
+                   pc + kc >= p.K);
     }
   }
 }
@@ -266,31 +317,38 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   Plan pl;
   pl.uk = &uk;
   pl.blk = blocking_for(uk);
+  const Blocking& blk = pl.blk;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int threads = flops < kMinParallelFlops ? 1 : std::max(1, std::min(max_threads, get_num_threads()));
-  const int64_t mpad = round_up(M, uk.mr);
-  pl.column_schedule = M <= kColumnScheduleMaxM && mpad * K * 4 <= kColumnScheduleMaxPackedA;
+  const int64_t mpad = round_up(M, uk.mr), npad = round_up(N, uk.nr);
+  const int64_t kc1 = std::min(blk.kc, std::max<int64_t>(K, 1));
+  const int64_t mtiles = mpad / uk.mr, ntiles = npad / uk.nr;
   size_t shared_floats, priv_floats;
-  if (pl.column_schedule) {
-    const int64_t ntiles = (N + uk.nr - 1) / uk.nr;
+  if (M <= kColumnScheduleMaxM && mpad * K * 4 <= kPackWholeMaxBytes) {
+    pl.kind = Plan::column;
     threads = int(std::min<int64_t>(threads, ntiles));
     // Chunks of at most kColumnChunkBytes of packed B, at least 4 per thread when N allows.
-    const int64_t max_tiles = std::max<int64_t>(1, kColumnChunkBytes / (std::min(pl.blk.kc, K) * uk.nr * 4));
-    const int64_t per_chunk = std::clamp<int64_t>(ntiles / (4 * threads), 1, max_tiles);
-    pl.chunk = per_chunk * uk.nr;
+    const int64_t max_tiles = std::max<int64_t>(1, kColumnChunkBytes / (kc1 * uk.nr * 4));
+    pl.chunk = std::clamp<int64_t>(ntiles / (4 * threads), 1, max_tiles) * uk.nr;
     shared_floats = padded(mpad * K);
-    priv_floats = padded(pl.blk.kc * pl.chunk);
+    priv_floats = padded(kc1 * pl.chunk);
   } else {
-    const int64_t mtiles = (M + uk.mr - 1) / uk.mr;
     threads = int(std::min<int64_t>(threads, mtiles));
     const int64_t per_chunk = threads == 1 ? mtiles : std::max<int64_t>(1, mtiles / (4 * threads));
-    pl.chunk = std::min(pl.blk.mc, per_chunk * uk.mr);
-    const int64_t kc = std::min(pl.blk.kc, K), nc = std::min(pl.blk.nc, round_up(N, uk.nr));
-    shared_floats = 2 * padded(kc * nc);
-    priv_floats = padded(round_up(pl.chunk, uk.mr) * kc);
+    pl.chunk = std::min(blk.mc, per_chunk * uk.mr);
+    priv_floats = padded(round_up(pl.chunk, uk.mr) * kc1);
+    if (N <= blk.nc && npad * K * 4 <= kPackWholeMaxBytes) {
+      pl.kind = Plan::row_whole_b;
+      shared_floats = padded(npad * K);
+      // Reading A in place skips its packing, which few column panels would not amortise.
+      pl.direct_a = uk.fn_rowa != nullptr && A.cs == 1 && ntiles <= kDirectAMaxPanels;
+    } else {
+      pl.kind = Plan::row;
+      shared_floats = 2 * padded(kc1 * std::min(blk.nc, npad));
+    }
   }
-  pl.nchunks = (pl.column_schedule ? N + pl.chunk - 1 : M + pl.chunk - 1) / pl.chunk;
-  pl.threads = threads;
+  if (pl.kind != Plan::row_whole_b) pl.direct_a = false;
+  pl.nchunks = (pl.kind == Plan::column ? N + pl.chunk - 1 : M + pl.chunk - 1) / pl.chunk;
 
   const size_t bias_floats = ep.bias && ep.bias_stride != 1 ? padded(bias_len) : 0;
   float* base = t_arena.get(shared_floats + priv_floats * size_t(threads) + bias_floats);
@@ -305,19 +363,18 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
     scale_only(p);
     return;
   }
-  if (pl.column_schedule) {
-    pl.a_all = base;
-  } else {
-    pl.b_shared[0] = base;
-    pl.b_shared[1] = base + shared_floats / 2;
-  }
+  pl.shared[0] = base;
+  pl.shared[1] = base + shared_floats / 2;  // row schedule: the second B buffer
   pl.priv = base + shared_floats;
   pl.priv_stride = priv_floats;
   pl.counter[0].store(0);
   pl.counter[1].store(0);
   auto body = [&](int tid, int nthr) {
-    if (pl.column_schedule) column_schedule(p, pl, tid, nthr);
-    else row_schedule(p, pl, tid, nthr);
+    switch (pl.kind) {
+      case Plan::column: return column_schedule(p, pl, tid, nthr);
+      case Plan::row: return row_schedule(p, pl, tid, nthr);
+      case Plan::row_whole_b: return row_whole_b_schedule(p, pl, tid, nthr);
+    }
   };
   if (threads <= 1) body(0, 1);
   else parallel_run(threads, body);

@@ -47,6 +47,13 @@ struct SgemmTileEpilogue {
 using SgemmUkernelEx = void (*)(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta,
                                 float* c, int64_t rs_c, int64_t cs_c, int m, int n, const SgemmTileEpilogue* ep);
 
+// Same as SgemmUkernelEx for a full-height tile (m == MR) whose A rows are read in place:
+// a(i, k) = a[i*lda + k] (row-major A, unit column stride), so A needs no packing. Optional
+// (nullptr: the driver packs A).
+using SgemmUkernelRowA = void (*)(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                                  float beta, float* c, int64_t rs_c, int64_t cs_c, int n,
+                                  const SgemmTileEpilogue* ep);
+
 // Packing routines matched to the kernel's MR / NR (see pack.h for the layout).
 using SgemmPackA = void (*)(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, int mr, float* out);
 using SgemmPackB = void (*)(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, int nr, float* out);
@@ -58,6 +65,7 @@ struct SgemmUkernelInfo {
   SgemmUkernelEx fn_ex;
   SgemmPackA pack_a;
   SgemmPackB pack_b;
+  SgemmUkernelRowA fn_rowa;
 };
 
 SgemmUkernelInfo sgemm_ukernel_ref();

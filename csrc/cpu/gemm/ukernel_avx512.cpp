@@ -70,7 +70,7 @@ void sgemm_avx512_14x32(int64_t kc, float alpha, const float* a, const float* b,
 }  // namespace
 
 SgemmUkernelInfo sgemm_ukernel_avx512() {
-  return {sgemm_avx512_14x32, MR, NR, "sgemm_avx512_14x32", sgemm_avx512_14x32_ex, pack_a, pack_b};
+  return {sgemm_avx512_14x32, MR, NR, "sgemm_avx512_14x32", sgemm_avx512_14x32_ex, pack_a, pack_b, nullptr};
 }
 
 }  // namespace fastnn

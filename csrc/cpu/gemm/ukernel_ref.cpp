@@ -21,21 +21,9 @@ inline f4 load4(const float* p) {  // any alignment
   return v;
 }
 
-// a: packed 6×kc panel   b: kc rows of 8 floats, ldb apart   c: m×n of a 6×8 tile
-void sgemm_ref_6x8_ex(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta, float* c,
-                      int64_t rs_c, int64_t cs_c, int m, int n, const SgemmTileEpilogue* ep) {
-  f4 acc[MR][2] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    const f4 b0 = load4(b), b1 = load4(b + 4);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      const f4 ai = {a[i], a[i], a[i], a[i]};
-      acc[i][0] += ai * b0;
-      acc[i][1] += ai * b1;
-    }
-    a += MR;
-    b += ldb;
-  }
+// The tile of C (m×n) = epilogue(alpha·acc + beta·C).
+void finish_tile(const f4 (&acc)[MR][2], float alpha, float beta, float* c, int64_t rs_c, int64_t cs_c, int m, int n,
+                 const SgemmTileEpilogue* ep) {
   float tile[MR][NR];
   std::memcpy(tile, acc, sizeof(tile));
   const float* bias = ep ? ep->bias : nullptr;
@@ -53,6 +41,39 @@ void sgemm_ref_6x8_ex(int64_t kc, float alpha, const float* a, const float* b, i
     }
 }
 
+// a(i, k) = a[i*ars + k*acs]: packed (ars 1, acs MR) or rows in place (ars lda, acs 1).
+inline void accumulate(int64_t kc, const float* a, int64_t ars, int64_t acs, const float* b, int64_t ldb,
+                       f4 (&acc)[MR][2]) {
+  for (int64_t k = 0; k < kc; ++k) {
+    const f4 b0 = load4(b), b1 = load4(b + 4);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[i * ars];
+      const f4 av = {ai, ai, ai, ai};
+      acc[i][0] += av * b0;
+      acc[i][1] += av * b1;
+    }
+    a += acs;
+    b += ldb;
+  }
+}
+
+// a: packed 6×kc panel   b: kc rows of 8 floats, ldb apart   c: m×n of a 6×8 tile
+void sgemm_ref_6x8_ex(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta, float* c,
+                      int64_t rs_c, int64_t cs_c, int m, int n, const SgemmTileEpilogue* ep) {
+  f4 acc[MR][2] = {};
+  accumulate(kc, a, 1, MR, b, ldb, acc);
+  finish_tile(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
+}
+
+// a: 6 rows of A in place, a[i*lda + k]
+void sgemm_ref_6x8_rowa(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                        float* c, int64_t rs_c, int64_t cs_c, int n, const SgemmTileEpilogue* ep) {
+  f4 acc[MR][2] = {};
+  accumulate(kc, a, lda, 1, b, ldb, acc);
+  finish_tile(acc, alpha, beta, c, rs_c, cs_c, MR, n, ep);
+}
+
 void sgemm_ref_6x8(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c, int64_t rs_c,
                    int64_t cs_c) {
   sgemm_ref_6x8_ex(kc, alpha, a, b, NR, beta, c, rs_c, cs_c, MR, NR, nullptr);
@@ -61,7 +82,7 @@ void sgemm_ref_6x8(int64_t kc, float alpha, const float* a, const float* b, floa
 }  // namespace
 
 SgemmUkernelInfo sgemm_ukernel_ref() {
-  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b};
+  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b, sgemm_ref_6x8_rowa};
 }
 
 }  // namespace fastnn
