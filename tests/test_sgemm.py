@@ -46,7 +46,8 @@ def test_sgemm_alpha_beta_bias(isa, gen, m, n, k, serial):
 def test_sgemm_backward_epilogue(isa, gen, m, n, k):
     a, b = rand((m, k), gen=gen), rand((k, n), gen=gen)
     bias, dy = rand((n,), gen=gen), rand((m, n), gen=gen)
-    for act in ["none", "relu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu"]:
+    acts = ["none", "relu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu"] if m * n < 50000 else ["gelu"]
+    for act in acts:
         c = empty_poisoned((m, n))
         _C._sgemm(a, b, c, 1.0, 0.0, bias, False, act, dy.T.copy().T, False)
         assert_close(c, _oracle(a, b, None, 1.0, 0.0, bias, False, act, dy), k=k, name=act)

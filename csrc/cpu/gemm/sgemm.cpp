@@ -9,16 +9,16 @@
 //    pack all of B together once, meet at one barrier, then take row chunks that each run the
 //    whole K. With few column panels, full row tiles read row-major A in place (no A packing).
 //  - column (BLIS jr loop), for small M (inference, M ≤ 64): the threads pack all of A together
-//    once, meet at one barrier, then take column chunks of C; each packs its chunk's KC×chunk block
-//    of B privately (sequential reads of B, which is read once) and owns it for the whole K.
-// Dynamic chunks keep both cores busy on a shared, noisy machine where static splits stall on
-// the slower core. Each element of C is summed over K in one fixed order by one thread, so the
+//    once, meet at one barrier, then each owns a fixed column range of C and walks K outside,
+//    packing its part of each KC-row block of B privately: B, the big operand, streams from
+//    memory once, block after block.
+// The row schedules take dynamic chunks, which keep both cores busy on a shared, noisy machine
+// where static splits stall on the slower core. Each element of C is summed over K in one fixed order by one thread, so the
 // result does not depend on the number of threads.
 #include "cpu/gemm/sgemm.h"
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 
 #include <sched.h>
 
@@ -75,9 +75,6 @@ Blocking blocking_for(const SgemmUkernelInfo& uk) {
   b.kc = std::clamp<int64_t>(round_down_min(f.l1d_bytes / 2 / (uk.nr * 4), 8), 128, 512);
   b.mc = std::clamp<int64_t>(round_down_min(f.l2_bytes / 2 / (b.kc * 4), uk.mr), uk.mr, 1024);
   b.nc = std::clamp<int64_t>(round_down_min(f.l3_bytes / 4 / (b.kc * 4), uk.nr), uk.nr, 4096);
-  if (const char* e = getenv("TUNE_KC")) b.kc = atoi(e);
-  if (const char* e = getenv("TUNE_MC")) b.mc = atoi(e);
-  if (const char* e = getenv("TUNE_NC")) b.nc = atoi(e);
   return b;
 }
 
@@ -275,17 +272,18 @@ void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
     uk.pack_a(p.M, kc, p.A.data + pc * p.A.cs, p.A.rs, p.A.cs, uk.mr, a_all + pc * mpad);
   }
   pl.barrier.wait(nthr);
-  // 2. Column chunks of C; each thread owns its chunk for the whole K, so no more barriers.
-  //    The chunk's kc × chunk block of B is packed privately (it stays in this core's L2).
+  // 2. Each thread owns a fixed column range of C for the whole K (no more barriers) and walks
+  //    K outside: B is then read block after block of whole rows (streaming, each element once),
+  //    the thread's part of each block packed privately in pieces of ≤ chunk columns.
+  const int64_t ntiles = (p.N + uk.nr - 1) / uk.nr;
+  const int64_t j0 = ntiles * tid / nthr * uk.nr, j1 = std::min(p.N, ntiles * (tid + 1) / nthr * uk.nr);
   float* bp = pl.priv + size_t(tid) * pl.priv_stride;
-  for (;;) {
-    const int64_t c = pl.counter[0].fetch_add(1, std::memory_order_relaxed);
-    if (c >= pl.nchunks) break;
-    const int64_t j0 = c * pl.chunk, nc = std::min(pl.chunk, p.N - j0);
-    for (int64_t pc = 0; pc < p.K; pc += kcb) {
-      const int64_t kc = std::min(kcb, p.K - pc);
-      uk.pack_b(kc, nc, p.B.data + pc * p.B.rs + j0 * p.B.cs, p.B.rs, p.B.cs, uk.nr, bp);
-      macro_kernel(p, pl, 0, p.M, j0, nc, kc, a_all + pc * mpad, nullptr, bp, pc == 0 ? p.beta : 1.0f,
+  for (int64_t pc = 0; pc < p.K; pc += kcb) {
+    const int64_t kc = std::min(kcb, p.K - pc);
+    for (int64_t j = j0; j < j1; j += pl.chunk) {
+      const int64_t nc = std::min(pl.chunk, j1 - j);
+      uk.pack_b(kc, nc, p.B.data + pc * p.B.rs + j * p.B.cs, p.B.rs, p.B.cs, uk.nr, bp);
+      macro_kernel(p, pl, 0, p.M, j, nc, kc, a_all + pc * mpad, nullptr, bp, pc == 0 ? p.beta : 1.0f,
                    pc + kc >= p.K);
     }
   }
@@ -327,9 +325,8 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   if (M <= kColumnScheduleMaxM && mpad * K * 4 <= kPackWholeMaxBytes) {
     pl.kind = Plan::column;
     threads = int(std::min<int64_t>(threads, ntiles));
-    // Chunks of at most kColumnChunkBytes of packed B, at least 4 per thread when N allows.
-    const int64_t max_tiles = std::max<int64_t>(1, kColumnChunkBytes / (kc1 * uk.nr * 4));
-    pl.chunk = std::clamp<int64_t>(ntiles / (4 * threads), 1, max_tiles) * uk.nr;
+    // Pieces of at most kColumnChunkBytes of packed B.
+    pl.chunk = std::max<int64_t>(1, kColumnChunkBytes / (kc1 * uk.nr * 4)) * uk.nr;
     shared_floats = padded(mpad * K);
     priv_floats = padded(kc1 * pl.chunk);
   } else {
