@@ -10,6 +10,8 @@ from .._ext import _C
 from .._validate import FLOAT32, check_dtype, check_min_ndim, check_ndim, check_out, may_overlap
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu")
+_NAMES = {None: "none", "identity": "none", **{a: a for a in ACTIVATIONS}}
+_F32 = np.dtype(np.float32)
 
 
 def _activation_name(fn: str, activation: Any) -> str:
@@ -82,6 +84,16 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None,
     in place (through a temporary only if it overlaps an input or its leading dimensions cannot
     be flattened without a copy).
     """
+    # Fast path (call overhead matters for small layers): 2-D float32 NumPy x and weight, bias
+    # None or 1-D float32, no out. C++ validates again either way.
+    if (out is None and type(x) is np.ndarray and type(weight) is np.ndarray and x.ndim == 2 and weight.ndim == 2
+            and x.dtype == _F32 and weight.dtype == _F32 and x.shape[1] == weight.shape[1]
+            and (bias is None or (type(bias) is np.ndarray and bias.ndim == 1 and bias.dtype == _F32
+                                  and bias.shape[0] == weight.shape[0]))
+            and isinstance(activation, (str, type(None))) and activation in _NAMES):
+        y = np.empty((x.shape[0], weight.shape[0]), _F32)
+        _C.linear(x, weight, bias, _NAMES[activation], y)
+        return y
     fn = "linear"
     x, weight, bias, out_f, in_f = _check_inputs(fn, x, weight, bias, out=out)
     act = _activation_name(fn, activation)
