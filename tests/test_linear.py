@@ -34,16 +34,18 @@ def test_linear_forward(isa, gen, act, m, k, n):
 def test_linear_backward(isa, gen, act, m, k, n):
     x, w, b = _inputs(gen, m, k, n)
     dy = rand((m, n), gen=gen)
+    # Each gradient chains the recomputed pre-activation (a length-k sum) into a length-n or
+    # length-m sum: the tolerance covers both.
     gx, gw, gb = fastnn.linear_backward(dy, x, w, b, act)
     rx, rw, rb = rlin.linear_backward(dy, x, w, b, act)
-    assert_close(gx, rx, k=n, name="grad_x")
-    assert_close(gw, rw, k=m, name="grad_weight")
-    assert_close(gb, rb, k=m, name="grad_bias")
+    assert_close(gx, rx, k=n + k, name="grad_x")
+    assert_close(gw, rw, k=m + k, name="grad_weight")
+    assert_close(gb, rb, k=m + k, name="grad_bias")
     gx, gw, gb = fastnn.linear_backward(dy, x, w, None, act)
     rx, rw, _ = rlin.linear_backward(dy, x, w, None, act)
     assert gb is None
-    assert_close(gx, rx, k=n, name="grad_x")
-    assert_close(gw, rw, k=m, name="grad_weight")
+    assert_close(gx, rx, k=n + k, name="grad_x")
+    assert_close(gw, rw, k=m + k, name="grad_weight")
 
 
 @pytest.mark.parametrize("act", ["gelu", "silu"])
@@ -55,7 +57,7 @@ def test_linear_large_threaded(isa, gen, act):
         dy = rand((m, 263), gen=gen)
         got = fastnn.linear_backward(dy, x, w, b, act)
         want = rlin.linear_backward(dy, x, w, b, act)
-        for g, r, k, name in zip(got, want, (263, m, m), ("grad_x", "grad_weight", "grad_bias")):
+        for g, r, k, name in zip(got, want, (263 + 611, m + 611, m + 611), ("grad_x", "grad_weight", "grad_bias")):
             assert_close(g, r, k=k, name=name)
 
 
@@ -70,7 +72,7 @@ def test_linear_leading_dims_and_1d(isa, gen):
     want = rlin.linear_backward(dy, x, w, b, "tanh")
     assert got[0].shape == x.shape
     for g, r in zip(got, want):
-        assert_close(g, r, k=24)
+        assert_close(g, r, k=24 + 9)
     x1 = rand((9,), gen=gen)
     assert fastnn.linear(x1, w, b).shape == (5,)
     assert_close(fastnn.linear(x1, w, b, "relu"), rlin.linear(x1, w, b, "relu"), k=9)
@@ -90,7 +92,7 @@ def test_linear_layouts(isa, gen, lx, lw):
     dy = dict(layouts(dy0))[lw]
     got = fastnn.linear_backward(dy, x, w, b, "silu")
     want = rlin.linear_backward(dy0, x0, w0, b0, "silu")
-    for g, r, k in zip(got, want, (29, 37, 37)):
+    for g, r, k in zip(got, want, (29 + 45, 37 + 45, 37 + 45)):
         assert_close(g, r, k=k)
 
 

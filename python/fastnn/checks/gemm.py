@@ -59,7 +59,7 @@ def _linear_case(m, k, n, act, device, which, seed) -> Case:
         idx = ("grad_x", "grad_weight", "grad_bias").index(which)
         got = linear_backward(dy, x, w, b, act)[idx]
         want = rlin.linear_backward(dy, x, w, b, act)[idx]
-        return got, want, (n, m, m)[idx]
+        return got, want, (n + k, m + k, m + k)[idx]  # the recomputed pre-activation is a length-k sum
 
     op = "linear" if which == "forward" else f"linear_backward.{which}"
     return Case(op, f"x({m},{k}) W({n},{k}) {act or 'none'}", run)
