@@ -19,8 +19,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <new>
 
 #include <sched.h>
+#include <sys/mman.h>
 
 #include "common/parallel.h"
 #include "common/workspace.h"
@@ -110,13 +113,26 @@ class SpinBarrier {
 };
 
 // GEMM's own scratch: one growable aligned block per calling thread, carved up per call.
+// Blocks of 2 MiB and more are 2 MiB-aligned and advised to use transparent huge pages: the
+// packed panels are streamed by every micro-kernel call, and 4 KiB pages cost TLB misses.
 struct Arena {
   AlignedPtr<float> buf;
   size_t cap = 0;
   float* get(size_t floats) {
     if (cap < floats) {
       buf.reset();
-      buf = aligned_alloc_array<float>(floats);
+      constexpr size_t kHuge = size_t(2) << 20;
+      const size_t bytes = floats * sizeof(float);
+      if (bytes >= kHuge) {
+        const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+        void* p = std::aligned_alloc(kHuge, rounded);
+        if (!p) throw std::bad_alloc();
+        madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure (no THP) changes nothing
+        buf.reset(static_cast<float*>(p));
+        floats = rounded / sizeof(float);
+      } else {
+        buf = aligned_alloc_array<float>(floats);
+      }
       cap = floats;
     }
     return buf.get();
@@ -318,6 +334,16 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   Plan pl;
   pl.uk = &uk;
   pl.blk = blocking_for(uk);
+  // K blocks of equal size, up to 1.5× the nominal KC: K = 768 is one pass over C rather than
+  // 512 + 256 (each pass reads and writes all of C; the B panel then streams from L2, which the
+  // kernel's 11 B/cycle need allows).
+  // MC follows so the A block stays about the size of L2.
+  if (K > 0) {
+    const int64_t blocks = (K + pl.blk.kc * 3 / 2 - 1) / (pl.blk.kc * 3 / 2);
+    const int64_t kc = round_up((K + blocks - 1) / blocks, 8);
+    pl.blk.mc = std::max<int64_t>(uk.mr, pl.blk.mc * pl.blk.kc / kc / uk.mr * uk.mr);
+    pl.blk.kc = kc;
+  }
   const Blocking& blk = pl.blk;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int threads = flops < kMinParallelFlops ? 1 : std::max(1, std::min(max_threads, get_num_threads()));
