@@ -22,10 +22,10 @@ def _oracle(a, b, c, alpha, beta, bias, per_row, act, dy):
     return fwd(z) if dy is None else bwd(dy, z)
 
 
-# (M, N, K) covering every schedule with edges everywhere and K over several KC blocks:
+# (M, N, K) covering the matrix-vector path (M == 1 or N == 1) and every schedule with edges everywhere and K over several KC blocks:
 # column (M ≤ 64); row_whole_b (B packed ≤ 4 MiB) with A read in place (≤ 3 column panels) or
 # packed; row (B larger: double-buffered KC×NC blocks, several NC blocks when N > 4096).
-SHAPES = [(1, 1, 1), (5, 37, 3), (6, 16, 256), (7, 300, 513), (24, 129, 40), (25, 33, 700), (64, 1000, 17),
+SHAPES = [(1, 1, 1), (1, 300, 513), (301, 1, 70), (5, 37, 3), (6, 16, 256), (7, 300, 513), (24, 129, 40), (25, 33, 700), (64, 1000, 17),
           (65, 31, 300), (300, 17, 129), (517, 263, 611), (70, 1000, 1100), (70, 4100, 20)]
 
 
@@ -119,3 +119,18 @@ def test_sgemm_tile_names():
         with fastnn.use_isa(isa):
             mr, nr = _C._sgemm_tile()
         assert name.endswith(f"_{mr}x{nr}")
+
+
+@pytest.mark.parametrize("la", ["contiguous", "fortran", "strided", "negative"])
+@pytest.mark.parametrize("lb", ["contiguous", "fortran", "strided", "negative"])
+def test_matrix_vector_layouts(isa, gen, la, lb):
+    """M == 1 and N == 1 stream the matrix (dot or axpy kernel by its layout); x may be strided."""
+    from fastnn.testing import layouts
+
+    for m, n, k in [(1, 77, 301), (301, 1, 77), (1, 1, 33)]:
+        a0, b0 = rand((m, k), gen=gen), rand((k, n), gen=gen)
+        a, b = dict(layouts(a0))[la], dict(layouts(b0))[lb]
+        bias = rand((n,), gen=gen)
+        c = empty_poisoned((m, n))
+        _C._sgemm(a, b, c, 1.5, 0.0, bias, False, "gelu", None, False)
+        assert_close(c, _oracle(a0, b0, None, 1.5, 0.0, bias, False, "gelu", None), k=k)

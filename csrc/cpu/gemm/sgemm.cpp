@@ -138,7 +138,7 @@ struct Arena {
     return buf.get();
   }
 };
-thread_local Arena t_arena;
+thread_local Arena t_arena, t_small_arena;
 
 size_t padded(int64_t floats) { return size_t(round_up(std::max<int64_t>(floats, 1), 16)); }
 
@@ -308,19 +308,84 @@ void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   }
 }
 
-// C = beta*C then the epilogue, for problems without products (K == 0 or alpha == 0).
+// C(i, j) = epilogue(alpha·raw + beta·C(i, j)), one element (products-free and matrix-vector paths).
+inline void finish_scalar(const Problem& p, int64_t i, int64_t j, float raw) {
+  float* cij = p.C.data + i * p.C.rs + j * p.C.cs;
+  float z = p.alpha * raw;
+  if (p.beta != 0.0f) z += p.beta * *cij;
+  if (!p.has_ep) {
+    *cij = z;
+    return;
+  }
+  if (p.bias) z += p.bias[p.bias_per_row ? i : j];
+  *cij = p.dy ? p.dy[i * p.dy_rs + j * p.dy_cs] * activation_grad(p.act, z) : apply_activation(p.act, z);
+}
+
+// C = epilogue(beta·C), for problems without products (K == 0 or alpha == 0): A·B is never read,
+// so NaN or Inf in A or B cannot leak in.
 void scale_only(const Problem& p) {
+  Problem q = p;
+  q.alpha = 1.0f;
   for (int64_t i = 0; i < p.M; ++i)
-    for (int64_t j = 0; j < p.N; ++j) {
-      float* cij = p.C.data + i * p.C.rs + j * p.C.cs;
-      float z = p.beta == 0.0f ? 0.0f : p.beta * *cij;
-      if (!p.has_ep) {
-        *cij = z;
-        continue;
-      }
-      if (p.bias) z += p.bias[p.bias_per_row ? i : j];
-      *cij = p.dy ? p.dy[i * p.dy_rs + j * p.dy_cs] * activation_grad(p.act, z) : apply_activation(p.act, z);
-    }
+    for (int64_t j = 0; j < p.N; ++j) finish_scalar(q, i, j, 0.0f);
+}
+
+// ---- matrix-vector products: M == 1 or N == 1 ----------------------------------------------------
+// The matrix is streamed once, straight from memory (packing it would double the traffic of a
+// memory-bound product); threads split the outputs.
+struct GemvPlan {
+  SgemvKernel fn = nullptr;
+  bool dot = false;      // fn is the dot kernel (w's rows are outputs) or the axpy kernel
+  const float* w = nullptr;
+  int64_t ldw = 0;
+  const float* x = nullptr;  // the vector operand, K elements, incx apart
+  int64_t incx = 0;
+  int64_t n = 0;             // outputs: along N when M == 1, along M when N == 1
+  bool along_n = false;
+};
+
+GemvPlan plan_gemv(const Problem& p, const SgemmUkernelInfo& uk) {
+  GemvPlan g;
+  if (!uk.gemv_dot || !uk.gemv_axpy) return g;
+  if (p.M == 1 && (p.B.cs == 1 || p.B.rs == 1)) {  // C row = a row · B
+    g.along_n = true;
+    g.n = p.N;
+    g.x = p.A.data;
+    g.incx = p.A.cs;
+    g.w = p.B.data;
+    g.dot = p.B.cs != 1;  // B column-major: its columns are contiguous dot-product rows
+    g.ldw = g.dot ? p.B.cs : p.B.rs;
+  } else if (p.N == 1 && (p.A.cs == 1 || p.A.rs == 1)) {  // C column = A · b column
+    g.n = p.M;
+    g.x = p.B.data;
+    g.incx = p.B.rs;
+    g.w = p.A.data;
+    g.dot = p.A.cs == 1;
+    g.ldw = g.dot ? p.A.rs : p.A.cs;
+  } else {
+    return g;
+  }
+  g.fn = g.dot ? uk.gemv_dot : uk.gemv_axpy;
+  return g;
+}
+
+// xbuf: K floats (used when x is strided), ybuf: n floats.
+void run_gemv(const Problem& p, const GemvPlan& g, float* xbuf, float* ybuf, int threads) {
+  const float* x = g.x;
+  if (g.incx != 1) {
+    for (int64_t k = 0; k < p.K; ++k) xbuf[k] = g.x[k * g.incx];
+    x = xbuf;
+  }
+  const int64_t unit = g.dot ? 4 : 64, units = (g.n + unit - 1) / unit;
+  auto body = [&](int tid, int nthr) {
+    const int64_t o0 = std::min(g.n, units * tid / nthr * unit), o1 = std::min(g.n, units * (tid + 1) / nthr * unit);
+    if (o1 <= o0) return;
+    g.fn(o1 - o0, p.K, g.w + (g.dot ? o0 * g.ldw : o0), g.ldw, x, ybuf + o0);
+    for (int64_t o = o0; o < o1; ++o) finish_scalar(p, g.along_n ? 0 : o, g.along_n ? o : 0, ybuf[o]);
+  };
+  threads = int(std::min<int64_t>(threads, units));
+  if (threads <= 1) body(0, 1);
+  else parallel_run(threads, body);
 }
 
 void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, ConstMatrix B, float beta, Matrix C,
@@ -330,6 +395,28 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   Problem p{M, N, K, alpha, beta, A, B, C, nullptr, ep.bias_per_row, ep.act, ep.dy, ep.dy_rs, ep.dy_cs,
             ep.bias != nullptr || ep.act != Activation::none || ep.dy != nullptr};
   const int64_t bias_len = ep.bias ? (ep.bias_per_row ? M : N) : 0;
+
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int want_threads = flops < kMinParallelFlops ? 1 : std::max(1, std::min(max_threads, get_num_threads()));
+
+  // Small scratch: a contiguous copy of a strided bias; the matrix-vector path's x and y.
+  const GemvPlan gemv = K > 0 && alpha != 0.0f ? plan_gemv(p, uk) : GemvPlan();
+  const size_t bias_floats = ep.bias && ep.bias_stride != 1 ? padded(bias_len) : 0;
+  const size_t gemv_floats = gemv.fn ? padded(K) + padded(gemv.n) : 0;
+  float* small = t_small_arena.get(bias_floats + gemv_floats);
+  p.bias = ep.bias;
+  if (bias_floats) {
+    for (int64_t i = 0; i < bias_len; ++i) small[i] = ep.bias[i * ep.bias_stride];
+    p.bias = small;
+  }
+  if (K <= 0 || alpha == 0.0f) {
+    scale_only(p);
+    return;
+  }
+  if (gemv.fn) {
+    run_gemv(p, gemv, small + bias_floats, small + bias_floats + padded(K), want_threads);
+    return;
+  }
 
   Plan pl;
   pl.uk = &uk;
@@ -345,8 +432,7 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
     pl.blk.kc = kc;
   }
   const Blocking& blk = pl.blk;
-  const double flops = 2.0 * double(M) * double(N) * double(K);
-  int threads = flops < kMinParallelFlops ? 1 : std::max(1, std::min(max_threads, get_num_threads()));
+  int threads = want_threads;
   const int64_t mpad = round_up(M, uk.mr), npad = round_up(N, uk.nr);
   const int64_t kc1 = std::min(blk.kc, std::max<int64_t>(K, 1));
   const int64_t mtiles = mpad / uk.mr, ntiles = npad / uk.nr;
@@ -376,19 +462,7 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
   if (pl.kind != Plan::row_whole_b) pl.direct_a = false;
   pl.nchunks = (pl.kind == Plan::column ? N + pl.chunk - 1 : M + pl.chunk - 1) / pl.chunk;
 
-  const size_t bias_floats = ep.bias && ep.bias_stride != 1 ? padded(bias_len) : 0;
-  float* base = t_arena.get(shared_floats + priv_floats * size_t(threads) + bias_floats);
-  if (bias_floats) {
-    float* b = base + shared_floats + priv_floats * size_t(threads);
-    for (int64_t i = 0; i < bias_len; ++i) b[i] = ep.bias[i * ep.bias_stride];
-    p.bias = b;
-  } else {
-    p.bias = ep.bias;
-  }
-  if (K <= 0 || alpha == 0.0f) {
-    scale_only(p);
-    return;
-  }
+  float* base = t_arena.get(shared_floats + priv_floats * size_t(threads));
   pl.shared[0] = base;
   pl.shared[1] = base + shared_floats / 2;  // row schedule: the second B buffer
   pl.priv = base + shared_floats;

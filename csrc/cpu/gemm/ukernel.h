@@ -54,6 +54,12 @@ using SgemmUkernelRowA = void (*)(int64_t kc, float alpha, const float* a, int64
                                   float beta, float* c, int64_t rs_c, int64_t cs_c, int n,
                                   const SgemmTileEpilogue* ep);
 
+// Matrix-vector leaf kernels, for GEMMs with M == 1 or N == 1 (streamed, no packing):
+//   dot:   y[j] = Σ_k w[j*ldw + k]·x[k]     (w's rows contiguous: one dot product per output)
+//   axpy:  y[j] = Σ_k x[k]·w[k*ldw + j]     (w's rows are k: rows scaled and summed into y)
+// for j < n; x contiguous (k floats), y contiguous (n floats, overwritten).
+using SgemvKernel = void (*)(int64_t n, int64_t k, const float* w, int64_t ldw, const float* x, float* y);
+
 // Packing routines matched to the kernel's MR / NR (see pack.h for the layout).
 using SgemmPackA = void (*)(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, int mr, float* out);
 using SgemmPackB = void (*)(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, int nr, float* out);
@@ -66,6 +72,7 @@ struct SgemmUkernelInfo {
   SgemmPackA pack_a;
   SgemmPackB pack_b;
   SgemmUkernelRowA fn_rowa;
+  SgemvKernel gemv_dot, gemv_axpy;
 };
 
 SgemmUkernelInfo sgemm_ukernel_ref();

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "cpu/gemm/epilogue_avx2.h"
+#include "cpu/gemm/gemv.h"
 #include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -199,7 +200,7 @@ void sgemm_avx2_6x16(int64_t kc, float alpha, const float* a, const float* b, fl
 
 SgemmUkernelInfo sgemm_ukernel_avx2() {
   return {sgemm_avx2_6x16,   MR, NR, "sgemm_avx2_6x16", sgemm_avx2_6x16_ex, sgemm_pack_a_avx2, sgemm_pack_b_avx2,
-          sgemm_avx2_6x16_rowa};
+          sgemm_avx2_6x16_rowa, sgemv_dot_avx2, sgemv_axpy_avx2};
 }
 
 }  // namespace fastnn

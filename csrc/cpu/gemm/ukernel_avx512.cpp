@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "cpu/gemm/epilogue_avx2.h"
+#include "cpu/gemm/gemv.h"
 #include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -70,7 +71,9 @@ void sgemm_avx512_14x32(int64_t kc, float alpha, const float* a, const float* b,
 }  // namespace
 
 SgemmUkernelInfo sgemm_ukernel_avx512() {
-  return {sgemm_avx512_14x32, MR, NR, "sgemm_avx512_14x32", sgemm_avx512_14x32_ex, pack_a, pack_b, nullptr};
+  return {sgemm_avx512_14x32, MR, NR, "sgemm_avx512_14x32", sgemm_avx512_14x32_ex, pack_a, pack_b, nullptr,
+          // matrix-vector products are memory-bound: the AVX2 kernels serve AVX-512 CPUs too
+          sgemv_dot_avx2, sgemv_axpy_avx2};
 }
 
 }  // namespace fastnn

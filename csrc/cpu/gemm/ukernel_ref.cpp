@@ -6,6 +6,7 @@
 
 #include "cpu/activation_math.h"
 #include "cpu/gemm/epilogue_math.h"
+#include "cpu/gemm/gemv.h"
 #include "cpu/gemm/pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -82,7 +83,8 @@ void sgemm_ref_6x8(int64_t kc, float alpha, const float* a, const float* b, floa
 }  // namespace
 
 SgemmUkernelInfo sgemm_ukernel_ref() {
-  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b, sgemm_ref_6x8_rowa};
+  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b, sgemm_ref_6x8_rowa,
+          sgemv_dot_ref, sgemv_axpy_ref};
 }
 
 }  // namespace fastnn
