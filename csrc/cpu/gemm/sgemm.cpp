@@ -1,6 +1,8 @@
 // GEMM driver: dispatch table, cache blocking, macro-kernel, threading.
 //
-// Three schedules (each also runs single-threaded, for sgemm_serial):
+// M == 1 or N == 1 is a matrix-vector product: the matrix streams once through a dot or axpy
+// kernel (by its layout), threads split the outputs, the epilogue follows per element.
+// Otherwise one of three schedules (each also runs single-threaded, for sgemm_serial):
 //  - row (BLIS ic loop), for M and N large: per (jc, pc) block the threads pack the KC×NC block of
 //    B together into a shared, double-buffered buffer, meet at one barrier, then take row chunks
 //    (≤ MC) of A from an atomic counter, each packing its chunk privately (into its own L2) and
@@ -13,8 +15,8 @@
 //    packing its part of each KC-row block of B privately: B, the big operand, streams from
 //    memory once, block after block.
 // The row schedules take dynamic chunks, which keep both cores busy on a shared, noisy machine
-// where static splits stall on the slower core. Each element of C is summed over K in one fixed order by one thread, so the
-// result does not depend on the number of threads.
+// where static splits stall on the slower core. Each element of C is summed over K in one fixed
+// order by one thread, so the result does not depend on the number of threads.
 #include "cpu/gemm/sgemm.h"
 
 #include <algorithm>
