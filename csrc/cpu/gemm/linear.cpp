@@ -53,6 +53,25 @@ void check_no_overlap(const TensorView& out, const char* out_name, const TensorV
                      " overlaps ", in_name, " in memory");
 }
 
+// Scratch for the pre-activation gradient: cached per calling thread up to kCachedGradBytes
+// (training calls linear_backward with the same shapes every step; a fresh buffer would be
+// page-faulted in each time), one-off allocations (freed by `own`) above that.
+constexpr size_t kCachedGradBytes = size_t(128) << 20;
+float* grad_pre_buffer(size_t floats, AlignedPtr<float>& own) {
+  thread_local AlignedPtr<float> cache;
+  thread_local size_t cap = 0;
+  if (floats * sizeof(float) > kCachedGradBytes) {
+    own = aligned_alloc_array<float>(floats);
+    return own.get();
+  }
+  if (cap < floats) {
+    cache.reset();
+    cache = aligned_alloc_array<float>(floats);
+    cap = floats;
+  }
+  return cache.get();
+}
+
 ConstMatrix as_const(const TensorView& t) { return {t.ptr<const float>(), t.strides[0], t.strides[1]}; }
 Matrix as_mut(const TensorView& t) { return {t.ptr<float>(), t.strides[0], t.strides[1]}; }
 
@@ -139,9 +158,9 @@ void linear_backward_cpu(const TensorView& grad_out, const TensorView& x, const 
 
   // g = dy ⊙ act'(x·Wᵀ + b): without an activation g is dy itself, read in place.
   ConstMatrix g = as_const(grad_out);
-  AlignedPtr<float> g_buf;
+  AlignedPtr<float> g_own;
   if (act != Activation::none && M > 0 && N > 0) {
-    g_buf = aligned_alloc_array<float>(size_t(checked_mul(M, N, fn)));
+    float* g_buf = grad_pre_buffer(size_t(checked_mul(M, N, fn)), g_own);
     GemmEpilogue ep;
     ep.bias = bias.data ? bias.ptr<const float>() : nullptr;
     ep.bias_stride = bias.data ? bias.strides[0] : 1;
@@ -150,8 +169,8 @@ void linear_backward_cpu(const TensorView& grad_out, const TensorView& x, const 
     ep.dy_rs = grad_out.strides[0];
     ep.dy_cs = grad_out.strides[1];
     const ConstMatrix wt{weight.ptr<const float>(), weight.strides[1], weight.strides[0]};
-    sgemm(M, N, K, 1.0f, as_const(x), wt, 0.0f, Matrix{g_buf.get(), N, 1}, ep);
-    g = ConstMatrix{g_buf.get(), N, 1};
+    sgemm(M, N, K, 1.0f, as_const(x), wt, 0.0f, Matrix{g_buf, N, 1}, ep);
+    g = ConstMatrix{g_buf, N, 1};
   }
   // grad_x (M, K) = g (M, N) · W (N, K)
   if (M > 0 && K > 0) sgemm(M, K, N, 1.0f, g, as_const(weight), 0.0f, as_mut(grad_x));
