@@ -10,7 +10,7 @@ from fastnn.reference import linear as rlin
 from fastnn.testing import assert_close, empty_poisoned, layouts, rand, randint
 
 ACTS = [None, "relu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu"]
-# (M, K, N): not multiples of any tile (6×8, 6×16, 14×32); M ≤ 64 takes the column schedule.
+# (M, K, N): not multiples of any tile (4×8, 6×16, 14×32); M ≤ 64 takes the column schedule.
 SHAPES = [(1, 1, 1), (7, 13, 5), (33, 31, 129), (1, 300, 257), (13, 129, 127), (65, 33, 7), (129, 7, 33)]
 
 

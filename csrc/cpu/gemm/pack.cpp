@@ -46,6 +46,7 @@ void pack_lines(int64_t n, int64_t kc, const float* src, int64_t ls, int64_t ks,
     const int w = int(n - l0 < W ? n - l0 : W);
     const float* s = src + l0 * ls;
     switch (W) {
+      case 4: pack_panel<4>(kc, s, ls, ks, w, out); break;
       case 6: pack_panel<6>(kc, s, ls, ks, w, out); break;
       case 8: pack_panel<8>(kc, s, ls, ks, w, out); break;
       case 14: pack_panel<14>(kc, s, ls, ks, w, out); break;

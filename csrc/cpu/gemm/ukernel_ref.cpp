@@ -1,7 +1,8 @@
-// Portable micro-kernel, 6×8: the reference every ISA kernel is tested against, and the generic
-// path on CPUs without AVX2. Written with GCC/Clang vector extensions (4 floats), so the
-// baseline build keeps the 6×8 accumulator tile in 12 SSE registers (or NEON on ARM) instead
-// of memory; no FMA in the baseline ISA, so each step is a multiply and an add.
+// Portable micro-kernel, 4×8: the reference every ISA kernel is tested against, and the generic
+// path on CPUs without AVX2. Written with GCC/Clang vector extensions (4 floats), so the baseline
+// build keeps the accumulator tile in 8 SSE registers (NEON on ARM). No FMA in the baseline ISA:
+// each step is a multiply and an add, and a 6×8 tile (12 accumulators + 2 B + broadcast +
+// product) spilled two accumulators to the stack; 4×8 does not.
 #include <cstring>
 
 #include "cpu/activation_math.h"
@@ -13,7 +14,7 @@
 namespace fastnn {
 namespace {
 
-constexpr int MR = 6, NR = 8;
+constexpr int MR = 4, NR = 8;
 typedef float f4 __attribute__((vector_size(16)));
 
 inline f4 load4(const float* p) {  // any alignment
@@ -59,31 +60,31 @@ inline void accumulate(int64_t kc, const float* a, int64_t ars, int64_t acs, con
   }
 }
 
-// a: packed 6×kc panel   b: kc rows of 8 floats, ldb apart   c: m×n of a 6×8 tile
-void sgemm_ref_6x8_ex(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta, float* c,
+// a: packed 4×kc panel   b: kc rows of 8 floats, ldb apart   c: m×n of a 4×8 tile
+void sgemm_ref_4x8_ex(int64_t kc, float alpha, const float* a, const float* b, int64_t ldb, float beta, float* c,
                       int64_t rs_c, int64_t cs_c, int m, int n, const SgemmTileEpilogue* ep) {
   f4 acc[MR][2] = {};
   accumulate(kc, a, 1, MR, b, ldb, acc);
   finish_tile(acc, alpha, beta, c, rs_c, cs_c, m, n, ep);
 }
 
-// a: 6 rows of A in place, a[i*lda + k]
-void sgemm_ref_6x8_rowa(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
+// a: 4 rows of A in place, a[i*lda + k]
+void sgemm_ref_4x8_rowa(int64_t kc, float alpha, const float* a, int64_t lda, const float* b, int64_t ldb, float beta,
                         float* c, int64_t rs_c, int64_t cs_c, int n, const SgemmTileEpilogue* ep) {
   f4 acc[MR][2] = {};
   accumulate(kc, a, lda, 1, b, ldb, acc);
   finish_tile(acc, alpha, beta, c, rs_c, cs_c, MR, n, ep);
 }
 
-void sgemm_ref_6x8(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c, int64_t rs_c,
+void sgemm_ref_4x8(int64_t kc, float alpha, const float* a, const float* b, float beta, float* c, int64_t rs_c,
                    int64_t cs_c) {
-  sgemm_ref_6x8_ex(kc, alpha, a, b, NR, beta, c, rs_c, cs_c, MR, NR, nullptr);
+  sgemm_ref_4x8_ex(kc, alpha, a, b, NR, beta, c, rs_c, cs_c, MR, NR, nullptr);
 }
 
 }  // namespace
 
 SgemmUkernelInfo sgemm_ukernel_ref() {
-  return {sgemm_ref_6x8, MR, NR, "sgemm_ref_6x8", sgemm_ref_6x8_ex, pack_a, pack_b, sgemm_ref_6x8_rowa,
+  return {sgemm_ref_4x8, MR, NR, "sgemm_ref_4x8", sgemm_ref_4x8_ex, pack_a, pack_b, sgemm_ref_4x8_rowa,
           sgemv_dot_ref, sgemv_axpy_ref};
 }
 
