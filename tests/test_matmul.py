@@ -104,3 +104,21 @@ def test_matmul_accepts_dlpack_objects(gen):
     got = fastnn.matmul(torch.from_numpy(a), torch.from_numpy(b))
     assert isinstance(got, np.ndarray)
     assert_close(got, ref.gemm.matmul(a, b), k=7)
+
+
+@pytest.mark.parametrize("m,n,k", [(1, 1000, 300), (5, 257, 1030), (24, 1000, 33), (64, 129, 700), (65, 40, 5),
+                                   (300, 16, 2000), (1000, 1, 17)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_skinny_transposed(isa, gen, m, n, k, ta, tb):
+    """Inference (small M: column schedule), K-heavy and N-small shapes (A read in place)."""
+    a = rand((k, m), gen=gen).T if ta else rand((m, k), gen=gen)
+    b = rand((n, k), gen=gen).T if tb else rand((k, n), gen=gen)
+    assert_close(fastnn.matmul(a, b), ref.gemm.matmul(a, b), k=k)
+
+
+def test_matmul_batched_small(isa, gen):
+    a, b = rand((32, 128, 64), gen=gen), rand((32, 64, 128), gen=gen)
+    assert_close(fastnn.matmul(a, b), ref.gemm.matmul(a, b), k=64)
+    a, b = randint((7, 13, 33), gen=gen), randint((33, 9), gen=gen)
+    want = (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32)
+    np.testing.assert_array_equal(fastnn.matmul(a, b), want)

@@ -16,6 +16,7 @@ from .backend import (  # noqa: F401
     use_isa,
 )
 from .ops.gemm import matmul  # noqa: F401
+from .ops.linear import linear, linear_backward  # noqa: F401
 from .ops.norm import (  # noqa: F401
     batch_norm, batch_norm_backward, layer_norm, layer_norm_backward, rms_norm, rms_norm_backward,
 )

@@ -24,14 +24,20 @@ struct Matrix {
   int64_t rs, cs;
 };
 
+// With z = alpha·A·B + beta·C + bias, C receives act(z); or, when dy is set (backward of a fused
+// linear layer), dy ⊙ act'(z) — the gradient of the pre-activation, computed in the epilogue of
+// the GEMM that recomputes z, so z is never stored. dy(i, j) = dy[i*dy_rs + j*dy_cs], M×N.
 struct GemmEpilogue {
   const float* bias = nullptr;  // length N (added to every row) or M when bias_per_row
   int64_t bias_stride = 1;
   bool bias_per_row = false;
   Activation act = Activation::none;
+  const float* dy = nullptr;
+  int64_t dy_rs = 0, dy_cs = 0;
 };
 
-// Uses the active ISA and up to get_num_threads() threads.
+// Uses the active ISA and up to get_num_threads() threads. Scratch memory is GEMM's own
+// (per-thread, reused): callers' thread_workspace() slots are never touched.
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, ConstMatrix B, float beta, Matrix C,
            const GemmEpilogue& ep = GemmEpilogue());
 

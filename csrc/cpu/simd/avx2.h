@@ -266,5 +266,96 @@ static inline __m256 normal_tail(__m256 a, __m256* pdf) {
   return _mm256_mul_ps(_mm256_mul_ps(e, _mm256_set1_ps(0.5f)), r);
 }
 
+
+// ---- GEMM epilogue activations and their derivatives (gemm: csrc/cpu/gemm/epilogue_avx2.h) ----
+// PyTorch definitions, built on exp / tanh / sigmoid / normal_tail above. Derivatives are written
+// from the forward input x in forms without cancellation in the tails (1 − tanh² and σ(1 − σ)
+// computed from e^{-|x|}, not by subtraction). NaN inputs give NaN outputs, relu included.
+namespace gemm_act {
+
+static inline __m256 relu(__m256 x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }  // NaN: 2nd operand
+static inline __m256 silu(__m256 x) { return _mm256_mul_ps(x, sigmoid(x)); }
+
+// Φ(x) = P(Z ≤ x) and φ(x), from the tail Q(|x|): Φ = 1 − Q (x > 0) or Q (x ≤ 0).
+static inline __m256 normal_cdf(__m256 x, __m256* pdf) {
+  const __m256 q = normal_tail(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), pdf);
+  return _mm256_blendv_ps(q, _mm256_sub_ps(_mm256_set1_ps(1.0f), q), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+static inline __m256 gelu(__m256 x) {
+  __m256 pdf;
+  return _mm256_mul_ps(x, normal_cdf(x, &pdf));
+}
+
+// gelu_tanh(x) = ½x(1 + tanh u) = x·σ(2u), u = √(2/π)(x + 0.044715x³): the σ form does not
+// cancel for x ≪ 0. 2u:
+static inline __m256 gelu_tanh_2u(__m256 x) {
+  return _mm256_mul_ps(_mm256_set1_ps(2.0f * 0.79788456080286536f),
+                       _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(0.044715f), x), _mm256_mul_ps(x, x), x));
+}
+static inline __m256 gelu_tanh(__m256 x) { return _mm256_mul_ps(x, sigmoid(gelu_tanh_2u(x))); }
+
+// σ(x) and σ'(x) = e/(1 + e)², e = e^{-|x|}.
+static inline __m256 sigmoid_and_grad(__m256 x, __m256* grad) {
+  const __m256 e = exp(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+  const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  const __m256 er = _mm256_mul_ps(e, r);
+  *grad = _mm256_mul_ps(er, r);
+  return _mm256_blendv_ps(er, r, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
+}
+
+static inline __m256 relu_grad(__m256 x) {  // 0 at x == 0 and for NaN, as PyTorch
+  return _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(1.0f));
+}
+static inline __m256 sigmoid_grad(__m256 x) {
+  __m256 g;
+  sigmoid_and_grad(x, &g);
+  return g;
+}
+static inline __m256 tanh_grad(__m256 x) {  // 1 − tanh² = 4e/(1 + e)², e = e^{-2|x|}
+  const __m256 e = exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)));
+  const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(4.0f), e), _mm256_mul_ps(r, r));
+}
+static inline __m256 silu_grad(__m256 x) {  // σ + x·σ'
+  __m256 g;
+  const __m256 s = sigmoid_and_grad(x, &g);
+  return _mm256_fmadd_ps(x, g, s);
+}
+static inline __m256 gelu_grad(__m256 x) {  // Φ + x·φ
+  __m256 pdf;
+  const __m256 cdf = normal_cdf(x, &pdf);
+  return _mm256_fmadd_ps(x, pdf, cdf);
+}
+static inline __m256 gelu_tanh_grad(__m256 x) {  // σ(2u) + x·σ'(2u)·2u'
+  __m256 g;
+  const __m256 s = sigmoid_and_grad(gelu_tanh_2u(x), &g);
+  const __m256 d2u = _mm256_mul_ps(_mm256_set1_ps(2.0f * 0.79788456080286536f),
+                                   _mm256_fmadd_ps(_mm256_set1_ps(3.0f * 0.044715f), _mm256_mul_ps(x, x),
+                                                   _mm256_set1_ps(1.0f)));
+  return _mm256_fmadd_ps(_mm256_mul_ps(x, g), d2u, s);
+}
+
+}  // namespace gemm_act
+
+// ---- 8×8 transpose (gemm packing): r[i] holds row i on entry, column i on exit -------------
+static inline void transpose8x8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 }  // namespace simd_avx2
 }  // namespace fastnn

@@ -11,6 +11,9 @@ from . import cuda_gemm
 from .._validate import FLOAT32, check_dtype, check_min_ndim, check_out, may_overlap
 
 
+_F32 = np.dtype(np.float32)
+
+
 def matmul(a: Any, b: Any, out: Any = None, *, allow_tf32: bool = False, dtype: str | None = None,
            kernel: str = "auto") -> Any:
     """``a @ b`` for float32 arrays, exactly NumPy's rules.
@@ -26,6 +29,20 @@ def matmul(a: Any, b: Any, out: Any = None, *, allow_tf32: bool = False, dtype: 
     exact FP32 unless ``allow_tf32=True``; ``dtype='bfloat16'`` marks uint16 arrays of bf16 bits;
     ``kernel`` forces a kernel family (tests). These three are ignored on CPU.
     """
+    # Fast path for the common case, 2-D float32 NumPy operands: small products are dominated by
+    # call overhead, so the general checks below (each a few microseconds) are skipped when the
+    # answer is known. C++ validates again either way.
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2 and a.dtype == _F32
+            and b.dtype == _F32 and a.shape[1] == b.shape[0] and a.size and b.size):
+        shape = (a.shape[0], b.shape[1])
+        if out is None:
+            out = np.empty(shape, _F32)
+            _C.matmul(a, b, out)
+            return out
+        if (type(out) is np.ndarray and out.shape == shape and out.dtype == _F32 and out.flags.writeable
+                and not np.may_share_memory(out, a) and not np.may_share_memory(out, b)):
+            _C.matmul(a, b, out)
+            return out
     fn = "matmul"
     device = backend.common_device(fn, a=a, b=b, out=out)
     if device == "cuda":
