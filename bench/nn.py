@@ -1,7 +1,7 @@
 """Training-step time of fastnn.nn against PyTorch (same models, data, threads), and the
 per-op overhead of the autograd layer.
 
-    python bench/nn.py [--quick] [--out-dir bench/results]
+    python bench/nn.py [--quick] [--threads N] [--out-dir bench/results]
 
 Writes bench/results/<date>-<machine>-nn.md and .json. The ops still served by PENDING adapters
 (fastnn.autograd.kernels) are listed: rows that use them time the float64 oracle, not a kernel.
@@ -26,7 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"))
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for both fastnn and torch (default: fastnn's default)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import fastnn
+
+        fastnn.set_num_threads(args.threads)
     machine = harness.machine_info()
     rows = bnn.run(args.quick)
     harness.attach_ratios(rows)

@@ -325,7 +325,8 @@ def batch_norm_backward(grad_out, x, weight, bias, running_mean, running_var, tr
 
 # broadcasting elementwise and reductions
 def add(a, b):
-    return _route("add", a)(a, _scalar_like(b, a))
+    """b: an array or a Python number."""
+    return _route("add", a)(a, b)
 
 
 def add_backward(grad_out, a, b):
@@ -334,7 +335,8 @@ def add_backward(grad_out, a, b):
 
 
 def mul(a, b):
-    return _route("mul", a)(a, _scalar_like(b, a))
+    """b: an array or a Python number."""
+    return _route("mul", a)(a, b)
 
 
 def mul_backward(grad_out, a, b):
@@ -392,7 +394,7 @@ def neg(a):
 
 
 def sub(a, b):
-    return add(a, neg(_scalar_like(b, a)))
+    return add(a, -float(b)) if isinstance(b, (int, float)) else add(a, neg(b))
 
 
 def unbroadcast(grad, shape):
