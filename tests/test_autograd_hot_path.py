@@ -39,3 +39,19 @@ def test_every_kernel_op_is_routed_and_pending_ops_are_listed():
     assert set(K.pending_ops()) <= set(K._F32)
     for name in K._F32:
         assert name in K._F64, f"{name} has no float64 oracle route (gradient checks need one)"
+        assert name in K.KERNEL_OF, f"{name}: no fastnn.ops kernel is named for it"
+
+
+def test_no_op_stays_on_the_oracle_once_its_kernel_is_present():
+    """The oracle adapter serves an op only while this checkout lacks its kernel."""
+    import importlib
+
+    from fastnn.autograd import kernels as K
+
+    for op in K.pending_ops():
+        module, function = K.KERNEL_OF[op]
+        try:
+            mod = importlib.import_module(f"fastnn.ops.{module}")
+        except ImportError:
+            continue
+        assert not hasattr(mod, function), f"{op}: fastnn.ops.{module}.{function} exists but is not used"

@@ -20,6 +20,7 @@ of these kernels are in autograd/cells.py.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable
 
 import numpy as np
@@ -56,8 +57,129 @@ def _route(op: str, a: Any) -> Callable[..., Any]:
 
 
 # ---- LANDED KERNELS (float32 -> fastnn.ops) ------------------------------------------------------
+# Entries take the public function's arguments (further below); adapters bridge where a kernel's
+# signature differs. The families land on main one by one: an entry is registered when this
+# checkout has its fastnn.ops.<module>.<function>; an op without one stays on its oracle adapter
+# (PENDING KERNELS below; pending_ops() lists them, and a test fails if an op whose kernel is
+# present is still served by the oracle). The adapters were checked with the whole nn / optim /
+# autograd test suite on a scratch merge of the family branches (gemm 731e288, conv 0c94970,
+# attention ff6e74f, glue-a fff8a03, glue-b 8d8cee0).
+# _CPU_ONLY: kernels without a CUDA path yet; on CuPy arrays those ops use the oracle adapter.
 
-_F32["matmul"] = _ops_gemm.matmul
+_F32["matmul"] = _ops_gemm.matmul  # CPU and CUDA
+_CPU_ONLY: set[str] = set()
+KERNEL_OF: dict[str, tuple[str, str]] = {"matmul": ("gemm", "matmul")}  # op -> (fastnn.ops module, function)
+
+
+def _ops(module: str) -> Any:
+    """fastnn.ops.<module>, or None where this checkout does not have it yet."""
+    try:
+        return importlib.import_module(f"fastnn.ops.{module}")
+    except ImportError:
+        return None
+
+
+def _land(op: str, module: str, function: str, adapt: Callable[[Any], Callable[..., Any]] | None = None,
+          cpu_only: bool = True) -> None:
+    """Registers fastnn.ops.<module>.<function> for op, through adapt(fn) where signatures differ."""
+    KERNEL_OF[op] = (module, function)
+    mod = _ops(module)
+    fn = getattr(mod, function, None) if mod is not None else None
+    if fn is None:
+        return
+    _F32[op] = fn if adapt is None else adapt(fn)
+    if cpu_only:
+        _CPU_ONLY.add(op)
+
+
+# gemm
+_land("linear", "linear", "linear")
+_land("linear_backward", "linear", "linear_backward")
+
+# conv / pool
+for _name in ("conv2d", "conv1d", "conv_transpose2d"):
+    _land(_name, "conv", _name)
+    _land(_name + "_backward", "conv", _name + "_backward")
+_land("max_pool2d", "pool", "max_pool2d",
+      lambda f: lambda x, k, s, p, d, ceil: f(x, k, s, p, d, ceil, return_indices=True))
+for _name in ("max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward", "adaptive_avg_pool2d",
+              "adaptive_avg_pool2d_backward"):
+    _land(_name, "pool", _name)
+
+# attention
+_land("attention", "attention", "attention",
+      lambda f: lambda q, k, v, *, causal, mask, scale: f(q, k, v, causal=causal, mask=mask, scale=scale,
+                                                         return_lse=True))
+_land("attention_backward", "attention", "attention_backward")
+
+# glue-a: activations, softmax (backward from the output), losses, dropout
+for _name in ("relu", "leaky_relu", "gelu", "sigmoid", "tanh", "silu", "softplus"):
+    _land(_name, "activation", _name)
+    _land(_name + "_backward", "activation", _name + "_backward")
+for _name in ("softmax", "log_softmax"):
+    _land(_name, "softmax", _name)
+    _land(_name + "_backward", "softmax", _name + "_backward", lambda f: lambda g, x, y, axis: f(g, y, axis))
+_land("cross_entropy", "loss", "cross_entropy")
+_land("cross_entropy_backward", "loss", "cross_entropy_backward")
+_land("binary_cross_entropy", "loss", "binary_cross_entropy",
+      lambda f: lambda p, t, w, reduction: f(p, t, w, reduction=reduction))
+_land("binary_cross_entropy_backward", "loss", "binary_cross_entropy_backward",
+      lambda f: lambda g, p, t, w, reduction: f(g, p, t, w, reduction=reduction))
+_land("binary_cross_entropy_with_logits", "loss", "binary_cross_entropy_with_logits",
+      lambda f: lambda x, t, w, pw, reduction: f(x, t, w, reduction=reduction, pos_weight=pw))
+_land("binary_cross_entropy_with_logits_backward", "loss", "binary_cross_entropy_with_logits_backward",
+      lambda f: lambda g, x, t, w, pw, reduction: f(g, x, t, w, reduction=reduction, pos_weight=pw))
+_land("mse_loss", "loss", "mse_loss", lambda f: lambda x, t, reduction: f(x, t, reduction=reduction))
+_land("mse_loss_backward", "loss", "mse_loss_backward",
+      lambda f: lambda g, x, t, reduction: f(g, x, t, reduction=reduction))
+# the tape keeps only the seed: the backward regenerates the Philox mask
+_land("dropout", "dropout", "dropout", lambda f: lambda x, p, seed: (f(x, p, seed=seed), seed))
+_land("dropout_backward", "dropout", "dropout_backward", lambda f: lambda g, seed, p: f(g, p, seed=seed))
+_land("embedding", "embedding", "embedding")
+_land("embedding_backward", "embedding", "embedding_backward")
+
+
+# glue-b: norms (with their saved statistics), broadcasting add/mul, reductions, optimizer steps
+def _pack_stats(result: tuple) -> tuple:
+    """(y, *stats) from a kernel called with return_stats=True -> (y, stats)."""
+    return result[0], tuple(result[1:])
+
+
+_land("layer_norm", "norm", "layer_norm",
+      lambda f: lambda x, ns, w, b, eps: _pack_stats(f(x, ns, w, b, eps, return_stats=True)))
+_land("layer_norm_backward", "norm", "layer_norm_backward",
+      lambda f: lambda g, x, ns, w, b, eps, saved: f(g, x, ns, w, b, eps, mean=saved[0], rstd=saved[1]))
+_land("rms_norm", "norm", "rms_norm", lambda f: lambda x, ns, w, eps: _pack_stats(f(x, ns, w, eps, return_stats=True)))
+_land("rms_norm_backward", "norm", "rms_norm_backward",
+      lambda f: lambda g, x, ns, w, eps, saved: f(g, x, ns, w, eps, rstd=saved[0]))
+_land("batch_norm", "norm", "batch_norm",
+      lambda f: lambda x, rm, rv, w, b, training, momentum, eps: _pack_stats(
+          f(x, rm, rv, w, b, training, momentum, eps, return_stats=True)))
+_land("batch_norm_backward", "norm", "batch_norm_backward",
+      lambda f: lambda g, x, w, b, rm, rv, training, eps, saved: f(g, x, w, b, rm, rv, training, eps,
+                                                                   mean=saved[0], rstd=saved[1]))
+for _name in ("add", "add_backward", "mul", "mul_backward"):
+    _land(_name, "elementwise", _name)
+for _name in ("sum", "sum_backward", "mean", "mean_backward", "max"):
+    _land(_name, "reduce", _name)
+_land("max_backward", "reduce", "max_backward",
+      lambda f: lambda g, x, axis, keepdims, indices: f(g, x, axis, keepdims, indices=indices))
+_land("sgd_step_", "optim", "sgd_step_",
+      lambda f: lambda param, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first_step:
+      f(param, grad, buf, lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+        nesterov=nesterov, maximize=maximize, step=1 if first_step else None))
+
+
+def _adam_step_(adam: Callable[..., Any], adamw: Callable[..., Any]) -> Callable[..., Any]:
+    def step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps, weight_decay,
+             amsgrad, maximize, decoupled):
+        (adamw if decoupled else adam)(param, grad, exp_avg, exp_avg_sq, step=step, lr=lr, beta1=beta1, beta2=beta2,
+                                       eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                                       max_exp_avg_sq=max_exp_avg_sq, maximize=maximize)
+    return step
+
+
+_land("adam_step_", "optim", "adam_step_", lambda f: _adam_step_(f, _ops("optim").adamw_step_))
 
 
 # ---- PENDING KERNELS ---------------------------------------------------------------------------
@@ -94,11 +216,9 @@ for _name in _PENDING_OPS:
         _SERVED_BY_ORACLE.append(_name)
 
 
-# CUDA PENDING: landed kernels that run on the CPU only so far. On CuPy arrays these ops are served
-# by their oracle adapter (through the host) until the family's CUDA kernel lands; then delete the
-# name here.
-_CUDA_PENDING: dict[str, Callable[..., Any]] = {name: _oracle.entry(name) for name in (
-)}
+# CUDA PENDING: landed kernels that run on the CPU only so far (_CPU_ONLY). On CuPy arrays these
+# ops are served by their oracle adapter (through the host) until the family's CUDA kernel lands.
+_CUDA_PENDING: dict[str, Callable[..., Any]] = {name: _oracle.entry(name) for name in sorted(_CPU_ONLY)}
 
 
 def pending_ops(device: str = "cpu") -> list[str]:
