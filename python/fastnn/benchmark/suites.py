@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import attention, conv, elementwise, gemm, norm_optim
+from . import nn as nn_suite
 
 SUITES = {
     "gemm": gemm.run,
@@ -9,4 +10,5 @@ SUITES = {
     "attention": attention.run,
     "elementwise": elementwise.run,
     "norm_optim": norm_optim.run,
+    "nn": nn_suite.run,
 }
