@@ -18,3 +18,8 @@ from .backend import (  # noqa: F401
 from .ops.gemm import matmul  # noqa: F401
 
 __version__ = _C.build_info()["version"]
+
+# ---- autograd / nn / optim (the Python layer over the kernels) ----
+from .autograd import enable_grad, is_grad_enabled, manual_seed, no_grad, set_grad_enabled  # noqa: F401,E402
+from .tensor import Tensor, cat, ones, stack, zeros  # noqa: F401,E402
+from . import autograd, nn, optim  # noqa: F401,E402

@@ -1,0 +1,695 @@
+"""The one place where the autograd layer calls compute kernels.
+
+Every differentiable operation of fastnn.Tensor / fastnn.nn / fastnn.optim gets its math from a
+function of this module, never from NumPy/CuPy directly (shape changes, copies, allocation and
+mask preparation are not math and stay with the callers). Each function here routes on the
+floating dtype of its first array:
+
+* float32 -> the fastnn kernel (``fastnn.ops.<family>.<fn>``): table ``_F32``.
+* float64 -> the float64 oracle (``fastnn.reference``), CPU only: table ``_F64``. fastnn's
+  kernels are float32; this route exists so whole networks can be gradient-checked against
+  float64 central differences (it checks the autograd wiring, not the kernels: those are
+  checked against PyTorch in float32).
+
+Sections, top to bottom: routing; LANDED KERNELS (float32 -> fastnn.ops); PENDING KERNELS
+(float32 ops whose kernel has not landed on main yet: temporary adapters over the float64
+oracle, cast back to float32; delete each entry when its kernel lands); FLOAT64 ORACLE; the
+public functions (one per op, the interface the autograd layer codes against); COMPOSITES
+(ops no kernel family provides, built from the kernels above).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import backend
+from ..ops import gemm as _ops_gemm
+from ..reference import activation as _ract
+from ..reference import attention as _rattn
+from ..reference import conv as _rconv
+from ..reference import dropout as _rdrop
+from ..reference import embedding as _remb
+from ..reference import gemm as _rgemm
+from ..reference import linear as _rlin
+from ..reference import loss as _rloss
+from ..reference import norm as _rnorm
+from ..reference import optimizer as _ropt
+from ..reference import pool as _rpool
+from ..reference import reduce as _rred
+from ..reference import softmax as _rsm
+
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+
+# ---- routing -----------------------------------------------------------------------------------
+
+_F32: dict[str, Callable[..., Any]] = {}
+_F64: dict[str, Callable[..., Any]] = {}
+
+
+def _is_cpu(a: Any) -> bool:
+    return isinstance(a, np.ndarray)
+
+
+def _route(op: str, a: Any) -> Callable[..., Any]:
+    dt = np.dtype(a.dtype)
+    if dt == F32:
+        return _F32[op]
+    if dt == F64:
+        if not _is_cpu(a):
+            raise TypeError(f"{op}: float64 runs only on the CPU oracle route (gradient checks); "
+                            f"CUDA arrays must be float32")
+        return _F64[op]
+    raise TypeError(f"{op}: expected a float32 array (float64 for gradient checks), got {dt}")
+
+
+# ---- LANDED KERNELS (float32 -> fastnn.ops) ------------------------------------------------------
+
+_F32["matmul"] = _ops_gemm.matmul
+
+
+# ---- PENDING KERNELS ---------------------------------------------------------------------------
+# TEMPORARY. float32 ops whose fastnn kernel is not on main yet, served by the float64 oracle and
+# cast back to float32 (CUDA inputs make a round trip through the host). When a kernel lands,
+# add it to LANDED KERNELS above and delete its line here; nothing else in the package changes.
+# (setdefault: an op registered as landed is never overridden by its pending adapter.)
+
+def _host(a: Any) -> Any:
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
+
+
+def _like(a: Any, where: Any) -> Any:
+    """Float results to float32 on the device of ``where``; ints, bools and None unchanged."""
+    if a is None:
+        return None
+    if isinstance(a, tuple):
+        return tuple(_like(x, where) for x in a)
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        a = a.astype(F32, order="C", copy=False)  # (ascontiguousarray would make 0-d arrays 1-d)
+    if _is_cpu(where):
+        return a
+    return backend.xp_for("cuda").asarray(a)
+
+
+def _first_array(args: tuple) -> Any:
+    for a in args:
+        if hasattr(a, "dtype") and hasattr(a, "shape"):
+            return a
+    return np.empty(0)
+
+
+def _pending(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def adapter(*args: Any, **kwargs: Any) -> Any:
+        where = _first_array(args)
+        out = fn(*(_host(a) for a in args), **{k: _host(v) for k, v in kwargs.items()})
+        return _like(out, where)
+
+    adapter.__name__ = f"pending_{fn.__name__}"
+    return adapter
+
+
+def _write(dst: Any, src: Any) -> None:
+    """Copies an oracle result into a (possibly CUDA, possibly float32) state array in place."""
+    if src is not None and dst is not None:
+        dst[...] = _like(np.asarray(src), dst) if not (_is_cpu(dst) and dst.dtype == F64) else src
+
+
+# Oracle forms of the ops whose public signature differs from the reference's.
+def _ref_attention(q, k, v, *, causal, mask, scale):
+    return _rattn.attention(q, k, v, causal=causal, mask=mask, scale=scale, return_lse=True)
+
+
+def _ref_attention_backward(grad_out, q, k, v, out, lse, *, causal, mask, scale):
+    return _rattn.attention_backward(grad_out, q, k, v, causal=causal, mask=mask, scale=scale)
+
+
+def _ref_softmax_backward(grad_out, x, y, axis):
+    return _rsm.softmax_backward(grad_out, x, axis)
+
+
+def _ref_log_softmax_backward(grad_out, x, y, axis):
+    return _rsm.log_softmax_backward(grad_out, x, axis)
+
+
+def _ref_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):
+    return _rpool.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def _ref_dropout(x, p, seed):
+    keep = np.random.Generator(np.random.Philox(key=seed)).random(x.shape) >= p
+    return _rdrop.dropout_with_mask(x, keep, p), keep
+
+
+def _ref_dropout_backward(grad_out, keep, p):
+    return _rdrop.dropout_with_mask_backward(grad_out, None, keep, p)
+
+
+def _ref_sgd_step_(param, grad, momentum_buf, *, lr, momentum, dampening, weight_decay, nesterov,
+                   maximize, first_step):
+    new_p, new_buf = _ropt.sgd_step(_host(param), _host(grad), None if first_step else _host(momentum_buf),
+                                    lr=lr, momentum=momentum, dampening=dampening,
+                                    weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+    _write(param, new_p)
+    _write(momentum_buf, new_buf)
+
+
+def _ref_adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps,
+                    weight_decay, amsgrad, maximize, decoupled):
+    fn = _ropt.adamw_step if decoupled else _ropt.adam_step
+    new = fn(_host(param), _host(grad), _host(exp_avg), _host(exp_avg_sq), step=step, lr=lr, beta1=beta1,
+             beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+             max_exp_avg_sq=None if max_exp_avg_sq is None else _host(max_exp_avg_sq), maximize=maximize)
+    for dst, src in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq), new):
+        _write(dst, src)
+
+
+# Entries take exactly the arguments of the public function of the same name (further below).
+_ORACLE_GEMM = {  # branch gemm
+    "linear": _rlin.linear, "linear_backward": _rlin.linear_backward,
+}
+_ORACLE_CONV = {  # branch conv
+    "conv2d": _rconv.conv2d, "conv2d_backward": _rconv.conv2d_backward,
+    "conv1d": _rconv.conv1d, "conv1d_backward": _rconv.conv1d_backward,
+    "conv_transpose2d": _rconv.conv_transpose2d,
+    "conv_transpose2d_backward": _rconv.conv_transpose2d_backward,
+    "max_pool2d": _ref_max_pool2d, "max_pool2d_backward": _rpool.max_pool2d_backward,
+    "avg_pool2d": _rpool.avg_pool2d, "avg_pool2d_backward": _rpool.avg_pool2d_backward,
+    "adaptive_avg_pool2d": _rpool.adaptive_avg_pool2d,
+    "adaptive_avg_pool2d_backward": _rpool.adaptive_avg_pool2d_backward,
+}
+_ORACLE_ATTENTION = {  # branch attention
+    "attention": _ref_attention, "attention_backward": _ref_attention_backward,
+}
+_ORACLE_GLUE_A = {  # branch glue-a
+    **{name: getattr(_ract, name) for name in (
+        "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward",
+        "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "silu", "silu_backward",
+        "softplus", "softplus_backward")},
+    "softmax": _rsm.softmax, "softmax_backward": _ref_softmax_backward,
+    "log_softmax": _rsm.log_softmax, "log_softmax_backward": _ref_log_softmax_backward,
+    "cross_entropy": _rloss.cross_entropy, "cross_entropy_backward": _rloss.cross_entropy_backward,
+    "binary_cross_entropy": _rloss.binary_cross_entropy,
+    "binary_cross_entropy_backward": _rloss.binary_cross_entropy_backward,
+    "binary_cross_entropy_with_logits": _rloss.binary_cross_entropy_with_logits,
+    "binary_cross_entropy_with_logits_backward": _rloss.binary_cross_entropy_with_logits_backward,
+    "mse_loss": _rloss.mse_loss, "mse_loss_backward": _rloss.mse_loss_backward,
+    "dropout": _ref_dropout, "dropout_backward": _ref_dropout_backward,
+    "embedding": _remb.embedding, "embedding_backward": _remb.embedding_backward,
+}
+_ORACLE_GLUE_B = {  # branch glue-b
+    "layer_norm": _rnorm.layer_norm, "layer_norm_backward": _rnorm.layer_norm_backward,
+    "rms_norm": _rnorm.rms_norm, "rms_norm_backward": _rnorm.rms_norm_backward,
+    "batch_norm": _rnorm.batch_norm, "batch_norm_backward": _rnorm.batch_norm_backward,
+    "add": _rred.add, "add_backward": _rred.add_backward,
+    "mul": _rred.mul, "mul_backward": _rred.mul_backward,
+    "sum": _rred.sum, "sum_backward": _rred.sum_backward,
+    "mean": _rred.mean, "mean_backward": _rred.mean_backward,
+    "max": _rred.max, "max_backward": _rred.max_backward,
+}
+_ORACLE_INPLACE = {  # branch glue-b: in-place steps (these adapters write through to the arrays)
+    "sgd_step_": _ref_sgd_step_, "adam_step_": _ref_adam_step_,
+}
+_ORACLE_TABLES = (_ORACLE_GEMM, _ORACLE_CONV, _ORACLE_ATTENTION, _ORACLE_GLUE_A, _ORACLE_GLUE_B)
+
+_PENDING_OPS = [  # delete a name when its kernel lands (and register it in LANDED KERNELS)
+    # gemm
+    "linear", "linear_backward",
+    # conv
+    "conv2d", "conv2d_backward", "conv1d", "conv1d_backward", "conv_transpose2d",
+    "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d",
+    "avg_pool2d_backward", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+    # attention
+    "attention", "attention_backward",
+    # glue-a
+    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward",
+    "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "silu", "silu_backward", "softplus",
+    "softplus_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+    "cross_entropy", "cross_entropy_backward", "binary_cross_entropy", "binary_cross_entropy_backward",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_backward", "mse_loss",
+    "mse_loss_backward", "dropout", "dropout_backward", "embedding", "embedding_backward",
+    # glue-b
+    "layer_norm", "layer_norm_backward", "rms_norm", "rms_norm_backward", "batch_norm",
+    "batch_norm_backward", "add", "add_backward", "mul", "mul_backward", "sum", "sum_backward",
+    "mean", "mean_backward", "max", "max_backward", "sgd_step_", "adam_step_",
+]
+
+
+def _oracle_entry(name: str) -> Callable[..., Any]:
+    for table in _ORACLE_TABLES:
+        if name in table:
+            return table[name]
+    return _ORACLE_INPLACE[name]
+
+
+_SERVED_BY_ORACLE: list[str] = []
+for _name in _PENDING_OPS:
+    if _name not in _F32:  # a landed kernel wins over its adapter
+        _fn = _oracle_entry(_name)
+        _F32[_name] = _fn if _name in _ORACLE_INPLACE else _pending(_fn)
+        _SERVED_BY_ORACLE.append(_name)
+
+
+def pending_ops() -> list[str]:
+    """float32 ops still served by a PENDING adapter (empty once every kernel has landed)."""
+    return list(_SERVED_BY_ORACLE)
+
+
+# ---- FLOAT64 ORACLE ----------------------------------------------------------------------------
+# float64 inputs (CPU) run the reference itself: gradient checks of the autograd composition.
+
+def _oracle(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        out = fn(*args, **kwargs)
+        if isinstance(out, tuple):
+            return tuple(None if o is None else np.asarray(o) for o in out)
+        return np.asarray(out)
+
+    run.__name__ = f"oracle_{fn.__name__}"
+    return run
+
+
+for _table in _ORACLE_TABLES:
+    for _name, _fn in _table.items():
+        _F64[_name] = _oracle(_fn)
+_F64.update(_ORACLE_INPLACE)
+_F64["matmul"] = _oracle(_rgemm.matmul)
+
+
+# ---- public functions: the interface the autograd layer codes against -----------------------------
+
+def _scalar_like(v: Any, a: Any) -> Any:
+    """A Python number as a 0-d array of a's dtype on a's device (kernels take arrays)."""
+    if hasattr(v, "dtype") and hasattr(v, "shape"):
+        return v
+    xp = np if _is_cpu(a) else backend.xp_for("cuda")
+    return xp.asarray(v, dtype=a.dtype)
+
+
+# gemm: x (..., in), weight (out, in), bias (out,) -> (..., out); activation fused after the bias
+def matmul(a: Any, b: Any) -> Any:
+    """NumPy matmul semantics (batch broadcasting, 1-D promotion); any strides."""
+    return _route("matmul", a)(a, b)
+
+
+def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None) -> Any:
+    return _route("linear", x)(x, weight, bias, activation)
+
+
+def linear_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, activation: str | None = None):
+    """-> (grad_x, grad_weight, grad_bias or None)."""
+    return _route("linear_backward", x)(grad_out, x, weight, bias, activation)
+
+
+# conv / pool (NCHW; PyTorch argument names and meanings); backward -> (grad_x, grad_w, grad_b or None)
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    return _route("conv2d", x)(x, weight, bias, stride, padding, dilation, groups, activation)
+
+
+def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    return _route("conv2d_backward", x)(grad_out, x, weight, bias, stride, padding, dilation, groups, activation)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    return _route("conv1d", x)(x, weight, bias, stride, padding, dilation, groups, activation)
+
+
+def conv1d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
+    return _route("conv1d_backward", x)(grad_out, x, weight, bias, stride, padding, dilation, groups, activation)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    return _route("conv_transpose2d", x)(x, weight, bias, stride, padding, output_padding, groups, dilation)
+
+
+def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, output_padding=0,
+                              groups=1, dilation=1):
+    return _route("conv_transpose2d_backward", x)(grad_out, x, weight, bias, stride, padding, output_padding,
+                                                  groups, dilation)
+
+
+def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):
+    """-> (y, indices int64: flat h*W + w within each input plane)."""
+    return _route("max_pool2d", x)(x, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d_backward(grad_out, x, indices, kernel_size, stride, padding, dilation, ceil_mode):
+    return _route("max_pool2d_backward", x)(grad_out, x, indices, kernel_size, stride, padding, dilation,
+                                            ceil_mode)
+
+
+def avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    return _route("avg_pool2d", x)(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                   divisor_override)
+
+
+def avg_pool2d_backward(grad_out, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override):
+    return _route("avg_pool2d_backward", x)(grad_out, x, kernel_size, stride, padding, ceil_mode,
+                                            count_include_pad, divisor_override)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    return _route("adaptive_avg_pool2d", x)(x, output_size)
+
+
+def adaptive_avg_pool2d_backward(grad_out, x, output_size):
+    return _route("adaptive_avg_pool2d_backward", x)(grad_out, x, output_size)
+
+
+# attention: q (B, Hq, Lq, D), k (B, Hkv, Lk, D), v (B, Hkv, Lk, Dv); mask bool (True = keep) or
+# additive float, broadcastable to (B, Hq, Lq, Lk); causal is bottom-right aligned
+def attention(q, k, v, *, causal=False, mask=None, scale=None):
+    """-> (out (B, Hq, Lq, Dv), lse (B, Hq, Lq))."""
+    return _route("attention", q)(q, k, v, causal=causal, mask=mask, scale=scale)
+
+
+def attention_backward(grad_out, q, k, v, out, lse, *, causal=False, mask=None, scale=None):
+    """-> (dq, dk, dv); dk/dv summed over the query heads sharing a kv head."""
+    return _route("attention_backward", q)(grad_out, q, k, v, out, lse, causal=causal, mask=mask, scale=scale)
+
+
+# activations: forward(x, **params) and backward(grad_out, x, **params) from the forward *input*
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "sigmoid", "tanh", "silu", "softplus")
+
+
+def activation(name: str, x: Any, **params: Any) -> Any:
+    return _route(name, x)(x, **params)
+
+
+def activation_backward(name: str, grad_out: Any, x: Any, **params: Any) -> Any:
+    return _route(name + "_backward", x)(grad_out, x, **params)
+
+
+def softmax(x, axis=-1):
+    return _route("softmax", x)(x, axis)
+
+
+def softmax_backward(grad_out, x, y, axis=-1):
+    """y = softmax(x), for kernels that work from the output."""
+    return _route("softmax_backward", x)(grad_out, x, y, axis)
+
+
+def log_softmax(x, axis=-1):
+    return _route("log_softmax", x)(x, axis)
+
+
+def log_softmax_backward(grad_out, x, y, axis=-1):
+    return _route("log_softmax_backward", x)(grad_out, x, y, axis)
+
+
+# losses: reduction 'mean' | 'sum' (0-d result, 0-d grad_out) | 'none'; backward -> grad of input 1
+def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    return _route("cross_entropy", logits)(logits, target, weight=weight, ignore_index=ignore_index,
+                                           reduction=reduction, label_smoothing=label_smoothing)
+
+
+def cross_entropy_backward(grad_out, logits, target, weight=None, ignore_index=-100, reduction="mean",
+                           label_smoothing=0.0):
+    return _route("cross_entropy_backward", logits)(grad_out, logits, target, weight=weight,
+                                                    ignore_index=ignore_index, reduction=reduction,
+                                                    label_smoothing=label_smoothing)
+
+
+def binary_cross_entropy(p, target, weight=None, reduction="mean"):
+    return _route("binary_cross_entropy", p)(p, target, weight, reduction)
+
+
+def binary_cross_entropy_backward(grad_out, p, target, weight=None, reduction="mean"):
+    return _route("binary_cross_entropy_backward", p)(grad_out, p, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(x, target, weight=None, pos_weight=None, reduction="mean"):
+    return _route("binary_cross_entropy_with_logits", x)(x, target, weight, pos_weight, reduction)
+
+
+def binary_cross_entropy_with_logits_backward(grad_out, x, target, weight=None, pos_weight=None,
+                                              reduction="mean"):
+    return _route("binary_cross_entropy_with_logits_backward", x)(grad_out, x, target, weight, pos_weight,
+                                                                  reduction)
+
+
+def mse_loss(x, target, reduction="mean"):
+    return _route("mse_loss", x)(x, target, reduction)
+
+
+def mse_loss_backward(grad_out, x, target, reduction="mean"):
+    return _route("mse_loss_backward", x)(grad_out, x, target, reduction)
+
+
+# dropout: keep-mask drawn from a Philox stream keyed by seed; y = x * keep / (1 - p)
+def dropout(x, p, seed):
+    """-> (y, state the backward needs)."""
+    return _route("dropout", x)(x, p, seed)
+
+
+def dropout_backward(grad_out, state, p):
+    return _route("dropout_backward", grad_out)(grad_out, state, p)
+
+
+# embedding: indices (...) int, weight (num, D) -> (..., D); backward -> grad_weight (num, D)
+def embedding(indices, weight, padding_idx=None):
+    return _route("embedding", weight)(indices, weight, padding_idx)
+
+
+def embedding_backward(grad_out, indices, num_embeddings, padding_idx=None):
+    return _route("embedding_backward", grad_out)(grad_out, indices, num_embeddings, padding_idx)
+
+
+# normalization
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return _route("layer_norm", x)(x, normalized_shape, weight, bias, eps)
+
+
+def layer_norm_backward(grad_out, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """-> (grad_x, grad_weight or None, grad_bias or None)."""
+    return _route("layer_norm_backward", x)(grad_out, x, normalized_shape, weight, bias, eps)
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None):
+    return _route("rms_norm", x)(x, normalized_shape, weight, eps)
+
+
+def rms_norm_backward(grad_out, x, normalized_shape, weight=None, eps=None):
+    """-> (grad_x, grad_weight or None)."""
+    return _route("rms_norm_backward", x)(grad_out, x, normalized_shape, weight, eps)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """-> (y, new_running_mean, new_running_var) (None where no running stat was given)."""
+    return _route("batch_norm", x)(x, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def batch_norm_backward(grad_out, x, weight, bias, running_mean, running_var, training, eps=1e-5):
+    """-> (grad_x, grad_weight or None, grad_bias or None)."""
+    return _route("batch_norm_backward", x)(grad_out, x, weight, bias, running_mean, running_var, training, eps)
+
+
+# broadcasting elementwise and reductions
+def add(a, b):
+    return _route("add", a)(a, _scalar_like(b, a))
+
+
+def add_backward(grad_out, a, b):
+    """-> (grad_a, grad_b), each summed down to its input's shape."""
+    return _route("add_backward", grad_out)(grad_out, a, b)
+
+
+def mul(a, b):
+    return _route("mul", a)(a, _scalar_like(b, a))
+
+
+def mul_backward(grad_out, a, b):
+    return _route("mul_backward", grad_out)(grad_out, a, b)
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001  (the kernel's name)
+    return _route("sum", x)(x, axis, keepdims)
+
+
+def sum_backward(grad_out, x, axis=None, keepdims=False):
+    return _route("sum_backward", x)(grad_out, x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return _route("mean", x)(x, axis, keepdims)
+
+
+def mean_backward(grad_out, x, axis=None, keepdims=False):
+    return _route("mean_backward", x)(grad_out, x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """-> (values, int64 indices); the whole gradient goes to the first maximum."""
+    return _route("max", x)(x, axis, keepdims)
+
+
+def max_backward(grad_out, x, axis=None, keepdims=False):
+    return _route("max_backward", x)(grad_out, x, axis, keepdims)
+
+
+# fused in-place optimizer steps (torch.optim formulas, one tensor each)
+def sgd_step_(param, grad, momentum_buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize,
+              first_step):
+    """Updates param (and momentum_buf, preallocated, None when momentum == 0) in place."""
+    _route("sgd_step_", param)(param, grad, momentum_buf, lr=lr, momentum=momentum, dampening=dampening,
+                               weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                               first_step=first_step)
+
+
+def adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps,
+               weight_decay, amsgrad, maximize, decoupled):
+    """Adam (decoupled=False) or AdamW (True); step counts from 1; updates param and the moment
+    buffers (max_exp_avg_sq too when amsgrad) in place."""
+    _route("adam_step_", param)(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step=step, lr=lr,
+                                beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
+                                amsgrad=amsgrad, maximize=maximize, decoupled=decoupled)
+
+
+# ---- COMPOSITES: ops no kernel family provides, built from the kernels above ----------------------
+
+def neg(a):
+    return mul(a, -1.0)
+
+
+def sub(a, b):
+    return add(a, neg(_scalar_like(b, a)))
+
+
+def unbroadcast(grad, shape):
+    """Sum grad down to ``shape`` (the inverse of broadcasting) with the sum kernel."""
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and grad.shape[lead + i] != 1)
+    return sum(grad, axes, True).reshape(shape)
+
+
+# ---- UNOWNED: elementwise math no kernel family provides yet -------------------------------------
+# Plain array math. No fastnn layer, loss or optimizer uses these; they exist for user code
+# (Tensor.exp(), a / b with a tensor divisor...). Each wants a kernel (glue-a/glue-b scope).
+
+def _xp(a: Any):
+    return np if _is_cpu(a) else backend.xp_for("cuda")
+
+
+def _checked_float(op: str, a: Any) -> None:
+    if np.dtype(a.dtype) not in (F32, F64):
+        raise TypeError(f"{op}: expected a float32 array (float64 for gradient checks), got {a.dtype}")
+
+
+def full_like(a, value):
+    """Allocation, not math: an array of a's shape, dtype and device filled with value."""
+    return _xp(a).full(a.shape, value, dtype=a.dtype)
+
+
+def div(a, b):
+    _checked_float("div", a)
+    return (a / _scalar_like(b, a)).astype(a.dtype, copy=False)
+
+
+def exp(a):
+    _checked_float("exp", a)
+    return _xp(a).exp(a)
+
+
+def log(a):
+    _checked_float("log", a)
+    return _xp(a).log(a)
+
+
+def sqrt(a):
+    _checked_float("sqrt", a)
+    return _xp(a).sqrt(a)
+
+
+def pow(a, exponent):  # noqa: A001
+    _checked_float("pow", a)
+    return (a ** _scalar_like(exponent, a)).astype(a.dtype, copy=False)
+
+
+def index_add(shape, index, values):
+    """zeros(shape) with values scatter-added at ``index`` (repeated positions accumulate)."""
+    xp = _xp(values)
+    out = xp.zeros(shape, dtype=values.dtype)
+    if xp is np:
+        np.add.at(out, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(out, index, values)
+    return out
+
+
+# ---- RECURRENT CELLS: the fused-gate interface, composed of kernels until a fused kernel exists ----
+# One time step's gate nonlinearities and state update; the GEMMs (x W_ih^T + b_ih over the whole
+# sequence, h W_hh^T + b_hh per step) are done by the caller with linear/matmul. A fused CPU/CUDA
+# kernel (one pass over the (N, G*H) gates) is still to write; until then each step is a handful of
+# activation / add / mul kernel calls with the same inputs and outputs.
+
+def _cols(a, start, stop):
+    return a[:, start:stop]
+
+
+def _xpcat(parts):
+    return _xp(parts[0]).concatenate(parts, axis=1)
+
+
+def rnn_cell(gx, gh, nonlinearity):
+    """gx, gh (N, H) -> (h' (N, H), saved); h' = act(gx + gh), act = 'tanh' | 'relu'."""
+    pre = add(gx, gh)
+    return activation(nonlinearity, pre), pre
+
+
+def rnn_cell_backward(grad_h, saved, nonlinearity):
+    """-> grad of the pre-activation (N, H) (= grad of gx and of gh)."""
+    return activation_backward(nonlinearity, grad_h, saved)
+
+
+def lstm_cell(gx, gh, c):
+    """gx, gh (N, 4H) pre-activations of gates [i, f, g, o] (PyTorch order), c (N, H)
+    -> (h' (N, H), c' (N, H), saved):  c' = f c + i g,  h' = o tanh(c')."""
+    H = c.shape[-1]
+    pre = add(gx, gh)
+    act = activation("sigmoid", pre)  # i, f, o; block g is recomputed with tanh below
+    i, f, o = _cols(act, 0, H), _cols(act, H, 2 * H), _cols(act, 3 * H, 4 * H)
+    g = activation("tanh", _cols(pre, 2 * H, 3 * H))
+    c_new = add(mul(f, c), mul(i, g))
+    tc = activation("tanh", c_new)
+    return mul(o, tc), c_new, (pre, i, f, g, o, c_new, tc)
+
+
+def lstm_cell_backward(grad_h, grad_c, c_prev, saved):
+    """-> (grad of the gate pre-activations (N, 4H) (= grad of gx and of gh), grad_c_prev (N, H))."""
+    pre, i, f, g, o, c_new, tc = saved
+    H = c_prev.shape[-1]
+    gc = add(grad_c, activation_backward("tanh", mul(grad_h, o), c_new))
+    d_act = _xpcat([mul(gc, g), mul(gc, c_prev), mul(gc, i), mul(grad_h, tc)])
+    d_pre = activation_backward("sigmoid", d_act, pre)
+    d_pre[:, 2 * H:3 * H] = activation_backward("tanh", _cols(d_act, 2 * H, 3 * H), _cols(pre, 2 * H, 3 * H))
+    return d_pre, mul(gc, f)
+
+
+def gru_cell(gx, gh, h):
+    """gx, gh (N, 3H) pre-activations [r, z, n] (PyTorch order, biases included), h (N, H) -> (h', saved):
+    r, z = sigmoid(gx + gh),  n = tanh(gx_n + r gh_n),  h' = n + z (h - n)."""
+    H = h.shape[-1]
+    rz_pre = add(_cols(gx, 0, 2 * H), _cols(gh, 0, 2 * H))
+    rz = activation("sigmoid", rz_pre)
+    r, z = _cols(rz, 0, H), _cols(rz, H, 2 * H)
+    hn = _cols(gh, 2 * H, 3 * H)
+    n_pre = add(_cols(gx, 2 * H, 3 * H), mul(r, hn))
+    n = activation("tanh", n_pre)
+    return add(n, mul(z, sub(h, n))), (rz_pre, r, z, hn, n_pre, n)
+
+
+def gru_cell_backward(grad_h, h_prev, saved):
+    """-> (grad gx (N, 3H), grad gh (N, 3H), grad of h_prev through the z h term (N, H))."""
+    rz_pre, r, z, hn, n_pre, n = saved
+    gz = mul(grad_h, z)
+    dan = activation_backward("tanh", sub(grad_h, gz), n_pre)
+    d_rz = activation_backward("sigmoid", _xpcat([mul(dan, hn), mul(grad_h, sub(h_prev, n))]), rz_pre)
+    return _xpcat([d_rz, dan]), _xpcat([d_rz, mul(dan, r)]), gz
