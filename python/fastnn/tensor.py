@@ -30,6 +30,9 @@ def _as_array(data: Any, dtype: Any = None, device: str | None = None, copy_: bo
         arr = backend.as_array(data, "fastnn.tensor", "data")
     else:  # Python scalars / lists: floats default to float32, like PyTorch
         arr = np.asarray(data)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"fastnn.Tensor: expected a NumPy or CuPy array, a number or a nested list of "
+                            f"numbers, got {type(data).__name__}")
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(_DEFAULT_FLOAT)
     if dtype is not None:

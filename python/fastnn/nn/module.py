@@ -38,7 +38,10 @@ class Module:
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
         if "_parameters" not in d:
-            raise AttributeError("cannot assign attributes before Module.__init__() is called")
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError("cannot assign parameters or modules before Module.__init__() is called")
+            object.__setattr__(self, name, value)
+            return
         if isinstance(value, Parameter):
             self._discard(name)
             self._parameters[name] = value
