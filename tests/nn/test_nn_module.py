@@ -199,3 +199,29 @@ def test_init_functions_match_torch_formulas():
     assert abs(t.data.std() - math.sqrt(2 / 120)) < 0.01
     nn.init.orthogonal_(q := fastnn.Tensor(np.zeros((6, 10))))
     np.testing.assert_allclose(q.data @ q.data.T, np.eye(6), atol=1e-12)
+
+
+def test_model_on_cuda_matches_cpu(cupy):
+    """The same code on CuPy arrays: forward, backward and an optimizer step agree with the CPU."""
+    fastnn.manual_seed(0)
+    cpu = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(64, 5))
+    gpu = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(64, 5))
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.cuda()
+    assert all(p.device == "cuda" for p in gpu.parameters())
+    x = np.random.default_rng(0).standard_normal((3, 2, 4, 4)).astype(np.float32)
+    y = np.array([0, 3, 4])
+    losses = []
+    for m, xx in ((cpu, fastnn.Tensor(x)), (gpu, fastnn.Tensor(cupy.asarray(x)))):
+        opt = fastnn.optim.Adam(m.parameters(), lr=0.01)
+        loss = nn.functional.cross_entropy(m(xx), y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.data))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-4)
+    for k, v in cpu.state_dict().items():
+        np.testing.assert_allclose(cupy.asnumpy(gpu.state_dict()[k]), v, rtol=1e-4, atol=1e-5, err_msg=k)
+    seq = nn.LSTM(3, 4).cuda()
+    out, (h, c) = seq(fastnn.Tensor(cupy.ones((5, 2, 3), dtype=cupy.float32)))
+    out.sum().backward()
+    assert h.device == "cuda" and seq.weight_ih_l0.grad.device == "cuda"

@@ -33,13 +33,14 @@ def _additive(mask: Any, dtype: Any) -> Any:
     return mask.astype(dtype, copy=False)
 
 
-def merge_masks(attn_mask: Any, key_padding_mask: Any, N: int, H: int, L: int, S: int, dtype: Any) -> Any:
+def merge_masks(attn_mask: Any, key_padding_mask: Any, N: int, H: int, L: int, S: int, dtype: Any,
+                device: str = "cpu") -> Any:
     """PyTorch's attn_mask ((L, S) or (N*H, L, S)) and key_padding_mask ((N, S)) as one mask in the
     kernel's convention, broadcastable to (N, H, L, S): bool True = keep when both are bool (or
     absent), else additive float. None when there is no mask."""
     am, kpm = _raw(attn_mask), _raw(key_padding_mask)
     if am is not None:
-        am = _as_array(am)
+        am = _as_array(am, device=device)
         if am.ndim == 2:
             am = am.reshape(1, 1, L, S)
         elif am.ndim == 3:
@@ -47,7 +48,7 @@ def merge_masks(attn_mask: Any, key_padding_mask: Any, N: int, H: int, L: int, S
         else:
             raise ValueError(f"attn_mask must be 2D (L, S) or 3D (N*num_heads, L, S), got shape {am.shape}")
     if kpm is not None:
-        kpm = _as_array(kpm)
+        kpm = _as_array(kpm, device=device)
         if kpm.shape != (N, S):
             raise ValueError(f"key_padding_mask must have shape {(N, S)}, got {kpm.shape}")
         kpm = kpm.reshape(N, 1, 1, S)
@@ -152,9 +153,10 @@ class MultiheadAttention(Module):
         k = k.reshape(S, N, Hkv, hd).permute(1, 2, 0, 3)    # (N, Hkv, S, hd)
         v = v.reshape(S, N, Hkv, hd).permute(1, 2, 0, 3)
         causal = bool(is_causal) and key_padding_mask is None and L == S
-        mask = None if causal else merge_masks(attn_mask, key_padding_mask, N, H, L, S, q.dtype)
+        dev = q.device
+        mask = None if causal else merge_masks(attn_mask, key_padding_mask, N, H, L, S, q.dtype, dev)
         if is_causal and attn_mask is None and not causal:  # causal hint without a mask, plus padding
-            mask = merge_masks(np.triu(np.ones((L, S), dtype=bool), 1), key_padding_mask, N, H, L, S, q.dtype)
+            mask = merge_masks(np.triu(np.ones((L, S), dtype=bool), 1), key_padding_mask, N, H, L, S, q.dtype, dev)
         dropout = self.dropout if self.training else 0.0
         weights = None
         if need_weights or dropout > 0:
@@ -186,8 +188,7 @@ class MultiheadAttention(Module):
             v = v.unsqueeze(2).expand(N, self.num_kv_heads, rep, S, hd).reshape(N, H, S, hd)
         scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)   # (N, H, L, S)
         if causal:
-            mask = np.triu(np.ones((L, S), dtype=bool), 1)
-            mask = merge_masks(K._xp(q.data).asarray(mask), None, N, H, L, S, q.dtype)
+            mask = merge_masks(np.triu(np.ones((L, S), dtype=bool), 1), None, N, H, L, S, q.dtype, q.device)
         if mask is not None:
             scores = scores + Tensor._wrap(_additive(~mask if mask.dtype == np.bool_ else mask, q.dtype))
         weights = F.softmax(scores, -1)

@@ -23,6 +23,13 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+def _const(x: Any, like: Tensor, dtype: Any = None) -> Any:
+    """A constant operand (target, class weights, mask, indices) as an array on like's device."""
+    if x is None:
+        return None
+    return _as_array(_raw(x), dtype, like.device)
+
+
 def _no_grad_target(fn: str, target: Any) -> None:
     if isinstance(target, Tensor) and target.requires_grad:
         raise ValueError(f"{fn}: gradients with respect to target are not supported; detach() the target")
@@ -135,7 +142,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
 def embedding(input, weight, padding_idx=None, max_norm=None):
     if max_norm is not None:
         raise NotImplementedError("embedding: max_norm is not supported")
-    idx = _raw(input)
+    idx = _const(input, weight)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: input must hold integer indices, got {idx.dtype}")
     return O.Embedding.apply(weight, idx, padding_idx=padding_idx)
@@ -172,7 +179,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     q = _t(query, "query", "scaled_dot_product_attention")
     if q.shape[1] != key.shape[1] and not enable_gqa:
         raise ValueError("scaled_dot_product_attention: query and key head counts differ; pass enable_gqa=True")
-    mask = _raw(attn_mask)
+    mask = _const(attn_mask, q)
     L, S = q.shape[-2], key.shape[-2]
     causal = bool(is_causal)
     if causal and L != S:  # torch aligns top-left; express it as an explicit mask
@@ -207,7 +214,7 @@ def _check_reduction(fn: str, reduction: str) -> None:
 def mse_loss(input, target, reduction="mean"):
     _check_reduction("mse_loss", reduction)
     x = _t(input, "input", "mse_loss")
-    tgt = target if isinstance(target, Tensor) else Tensor._wrap(_as_array(target, x.dtype))
+    tgt = target if isinstance(target, Tensor) else Tensor._wrap(_const(target, x, x.dtype))
     if tgt.shape != x.shape:
         raise ValueError(f"mse_loss: target shape {tgt.shape} differs from input shape {x.shape}")
     return O.MSELoss.apply(x, tgt, reduction)
@@ -217,16 +224,15 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     _check_reduction("binary_cross_entropy", reduction)
     _no_grad_target("binary_cross_entropy", target)
     x = _t(input, "input", "binary_cross_entropy")
-    return O.BinaryCrossEntropy.apply(x, _as_array(_raw(target), x.dtype),
-                                      None if weight is None else _as_array(_raw(weight), x.dtype), reduction)
+    return O.BinaryCrossEntropy.apply(x, _const(target, x, x.dtype), _const(weight, x, x.dtype), reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     _check_reduction("binary_cross_entropy_with_logits", reduction)
     _no_grad_target("binary_cross_entropy_with_logits", target)
     x = _t(input, "input", "binary_cross_entropy_with_logits")
-    cast = (lambda a: None if a is None else _as_array(_raw(a), x.dtype))
-    return O.BinaryCrossEntropyWithLogits.apply(x, cast(target), cast(weight), cast(pos_weight), reduction)
+    return O.BinaryCrossEntropyWithLogits.apply(x, _const(target, x, x.dtype), _const(weight, x, x.dtype),
+                                                _const(pos_weight, x, x.dtype), reduction)
 
 
 bce = binary_cross_entropy
@@ -238,15 +244,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     _check_reduction("cross_entropy", reduction)
     _no_grad_target("cross_entropy", target)
     x = _t(input, "input", "cross_entropy")
-    tgt = _raw(target)
-    if not hasattr(tgt, "dtype"):
-        tgt = np.asarray(tgt)
+    tgt = _const(target, x)
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got {tgt.dtype} "
                         "(class-probability targets are not supported)")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    w = None if weight is None else _as_array(_raw(weight), x.dtype)
+    w = _const(weight, x, x.dtype)
     return O.CrossEntropy.apply(x, tgt, w, int(ignore_index), reduction, float(label_smoothing))
 
 
