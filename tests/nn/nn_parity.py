@@ -93,6 +93,7 @@ def fd_check(fmod: Any, inputs: Sequence[np.ndarray], *, call: Callable | None =
     call = call or (lambda m, *a: m(*a))
     if isinstance(fmod, fastnn.nn.Module):
         fmod.double()
+        fmod.zero_grad()
     if grad_inputs is None:
         grad_inputs = [a is not None and np.asarray(a).dtype.kind == "f" for a in inputs]
     arrays = [None if a is None else (np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f"

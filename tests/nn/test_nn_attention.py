@@ -223,8 +223,8 @@ def test_transformer_matches_torch(name, make, kind):
     parity(fmod, tmod, inputs, call=_transformer_call(kind, bf), rtol=2e-4)
 
 
-@pytest.mark.parametrize("name,make,kind", TRANSFORMER_CASES[:4], ids=[c[0] for c in TRANSFORMER_CASES[:4]])
-def test_transformer_layer_finite_differences(name, make, kind):
+@pytest.mark.parametrize("name,make,kind", TRANSFORMER_CASES, ids=[c[0] for c in TRANSFORMER_CASES])
+def test_transformer_finite_differences(name, make, kind):
     fastnn.manual_seed(0)
     fmod = make(nn)
     bf = "bf" in name

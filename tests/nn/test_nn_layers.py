@@ -139,11 +139,23 @@ def test_layer_finite_differences(name, fmake, tmake, shapes):
     fd_check(fmod, inputs)
 
 
+@pytest.mark.parametrize("name,fmake,tmake,shapes", WITH_MODES, ids=[c[0] for c in WITH_MODES])
+def test_layer_eval_mode_finite_differences(name, fmake, tmake, shapes):
+    fastnn.manual_seed(0)
+    fmod = fmake()
+    x = np.random.default_rng(5).permutation(int(np.prod(shapes[0]))).reshape(shapes[0]).astype(np.float64) / 7
+    fmod.double()
+    fmod(fastnn.Tensor(x))  # training step: non-trivial running statistics
+    fmod.eval()
+    fd_check(fmod, [x])
+
+
 def test_linear_fused_activation_matches_torch():
     torch.manual_seed(0)
     for act, tf in (("relu", torch.relu), ("gelu", torch.nn.functional.gelu), ("tanh", torch.tanh)):
         t, f = tnn.Linear(6, 4), nn.Linear(6, 4, activation=act)
         parity(f, t, [R(5, 6)], call=lambda m, x, tf=tf: m(x) if isinstance(m, nn.Module) else tf(m(x)))
+        fd_check(f, [R(5, 6) + 0.01])
 
 
 def test_conv_transpose2d_output_size():
