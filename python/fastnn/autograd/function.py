@@ -11,9 +11,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .grad_mode import is_grad_enabled, no_grad
+from . import grad_mode
+from .grad_mode import is_grad_enabled
 
 _FLOAT_KINDS = "fc"
+_Tensor = None  # fastnn.tensor.Tensor, bound on first use (tensor.py imports this module)
+
+
+def _tensor_class():
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
 
 
 class Context:
@@ -66,14 +77,17 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        from ..tensor import Tensor
-
+        Tensor = _Tensor or _tensor_class()
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
+        needs = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        enabled = is_grad_enabled()
+        record = enabled and any(needs)
         ctx = Context(needs)
-        with no_grad():
+        grad_mode._set(False)  # a forward never records (its arrays are not Tensors anyway)
+        try:
             outs = cls.forward(ctx, *raw, **kwargs)
+        finally:
+            grad_mode._set(enabled)
         single = not isinstance(outs, tuple)
         outs = (outs,) if single else outs
         if not record:
