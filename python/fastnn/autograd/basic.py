@@ -216,8 +216,9 @@ class Max(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         ctx.x, ctx.axis, ctx.keepdims = x, _axis(axis), keepdims
-        return K.max(x, ctx.axis, keepdims)
+        values, ctx.indices = K.max(x, ctx.axis, keepdims)
+        return values, ctx.indices
 
     @staticmethod
     def backward(ctx, g, g_idx=None):
-        return K.max_backward(g, ctx.x, ctx.axis, ctx.keepdims)
+        return K.max_backward(g, ctx.x, ctx.axis, ctx.keepdims, ctx.indices)

@@ -11,11 +11,12 @@ floating dtype of its first array:
   float64 central differences (it checks the autograd wiring, not the kernels: those are
   checked against PyTorch in float32).
 
-Sections, top to bottom: routing; LANDED KERNELS (float32 -> fastnn.ops); PENDING KERNELS
-(float32 ops whose kernel has not landed on main yet: temporary adapters over the float64
-oracle, cast back to float32; delete each entry when its kernel lands); FLOAT64 ORACLE; the
-public functions (one per op, the interface the autograd layer codes against); COMPOSITES
-(ops no kernel family provides, built from the kernels above).
+Sections, top to bottom: routing; LANDED KERNELS (float32 -> fastnn.ops, adapted to the public
+signatures where they differ); PENDING KERNELS (the float32 ops whose kernel has not landed on main yet, served meanwhile by
+their oracle adapter, autograd/oracle.py); FLOAT64 ORACLE; the public functions (one per op: the interface the
+autograd layer codes against); COMPOSITES (ops no kernel family provides, built from kernels);
+UNOWNED (elementwise math without a kernel yet, used by no layer). The recurrent cells composed
+of these kernels are in autograd/cells.py.
 """
 from __future__ import annotations
 
@@ -25,19 +26,7 @@ import numpy as np
 
 from .. import backend
 from ..ops import gemm as _ops_gemm
-from ..reference import activation as _ract
-from ..reference import attention as _rattn
-from ..reference import conv as _rconv
-from ..reference import dropout as _rdrop
-from ..reference import embedding as _remb
-from ..reference import gemm as _rgemm
-from ..reference import linear as _rlin
-from ..reference import loss as _rloss
-from ..reference import norm as _rnorm
-from ..reference import optimizer as _ropt
-from ..reference import pool as _rpool
-from ..reference import reduce as _rred
-from ..reference import softmax as _rsm
+from . import oracle as _oracle
 
 F32 = np.dtype(np.float32)
 F64 = np.dtype(np.float64)
@@ -70,150 +59,10 @@ _F32["matmul"] = _ops_gemm.matmul
 
 
 # ---- PENDING KERNELS ---------------------------------------------------------------------------
-# TEMPORARY. float32 ops whose fastnn kernel is not on main yet, served by the float64 oracle and
-# cast back to float32 (CUDA inputs make a round trip through the host). When a kernel lands,
-# add it to LANDED KERNELS above and delete its line here; nothing else in the package changes.
-# (setdefault: an op registered as landed is never overridden by its pending adapter.)
-
-def _host(a: Any) -> Any:
-    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else a
-
-
-def _like(a: Any, where: Any) -> Any:
-    """Float results to float32 on the device of ``where``; ints, bools and None unchanged."""
-    if a is None:
-        return None
-    if isinstance(a, tuple):
-        return tuple(_like(x, where) for x in a)
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        a = a.astype(F32, order="C", copy=False)  # (ascontiguousarray would make 0-d arrays 1-d)
-    if _is_cpu(where):
-        return a
-    return backend.xp_for("cuda").asarray(a)
-
-
-def _first_array(args: tuple) -> Any:
-    for a in args:
-        if hasattr(a, "dtype") and hasattr(a, "shape"):
-            return a
-    return np.empty(0)
-
-
-def _pending(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def adapter(*args: Any, **kwargs: Any) -> Any:
-        where = _first_array(args)
-        out = fn(*(_host(a) for a in args), **{k: _host(v) for k, v in kwargs.items()})
-        return _like(out, where)
-
-    adapter.__name__ = f"pending_{fn.__name__}"
-    return adapter
-
-
-def _write(dst: Any, src: Any) -> None:
-    """Copies an oracle result into a (possibly CUDA, possibly float32) state array in place."""
-    if src is not None and dst is not None:
-        dst[...] = _like(np.asarray(src), dst) if not (_is_cpu(dst) and dst.dtype == F64) else src
-
-
-# Oracle forms of the ops whose public signature differs from the reference's.
-def _ref_attention(q, k, v, *, causal, mask, scale):
-    return _rattn.attention(q, k, v, causal=causal, mask=mask, scale=scale, return_lse=True)
-
-
-def _ref_attention_backward(grad_out, q, k, v, out, lse, *, causal, mask, scale):
-    return _rattn.attention_backward(grad_out, q, k, v, causal=causal, mask=mask, scale=scale)
-
-
-def _ref_softmax_backward(grad_out, x, y, axis):
-    return _rsm.softmax_backward(grad_out, x, axis)
-
-
-def _ref_log_softmax_backward(grad_out, x, y, axis):
-    return _rsm.log_softmax_backward(grad_out, x, axis)
-
-
-def _ref_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):
-    return _rpool.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
-
-
-def _ref_dropout(x, p, seed):
-    keep = np.random.Generator(np.random.Philox(key=seed)).random(x.shape) >= p
-    return _rdrop.dropout_with_mask(x, keep, p), keep
-
-
-def _ref_dropout_backward(grad_out, keep, p):
-    return _rdrop.dropout_with_mask_backward(grad_out, None, keep, p)
-
-
-def _ref_sgd_step_(param, grad, momentum_buf, *, lr, momentum, dampening, weight_decay, nesterov,
-                   maximize, first_step):
-    new_p, new_buf = _ropt.sgd_step(_host(param), _host(grad), None if first_step else _host(momentum_buf),
-                                    lr=lr, momentum=momentum, dampening=dampening,
-                                    weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
-    _write(param, new_p)
-    _write(momentum_buf, new_buf)
-
-
-def _ref_adam_step_(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, step, lr, beta1, beta2, eps,
-                    weight_decay, amsgrad, maximize, decoupled):
-    fn = _ropt.adamw_step if decoupled else _ropt.adam_step
-    new = fn(_host(param), _host(grad), _host(exp_avg), _host(exp_avg_sq), step=step, lr=lr, beta1=beta1,
-             beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-             max_exp_avg_sq=None if max_exp_avg_sq is None else _host(max_exp_avg_sq), maximize=maximize)
-    for dst, src in zip((param, exp_avg, exp_avg_sq, max_exp_avg_sq), new):
-        _write(dst, src)
-
-
-# Entries take exactly the arguments of the public function of the same name (further below).
-_ORACLE_GEMM = {  # branch gemm
-    "linear": _rlin.linear, "linear_backward": _rlin.linear_backward,
-}
-_ORACLE_CONV = {  # branch conv
-    "conv2d": _rconv.conv2d, "conv2d_backward": _rconv.conv2d_backward,
-    "conv1d": _rconv.conv1d, "conv1d_backward": _rconv.conv1d_backward,
-    "conv_transpose2d": _rconv.conv_transpose2d,
-    "conv_transpose2d_backward": _rconv.conv_transpose2d_backward,
-    "max_pool2d": _ref_max_pool2d, "max_pool2d_backward": _rpool.max_pool2d_backward,
-    "avg_pool2d": _rpool.avg_pool2d, "avg_pool2d_backward": _rpool.avg_pool2d_backward,
-    "adaptive_avg_pool2d": _rpool.adaptive_avg_pool2d,
-    "adaptive_avg_pool2d_backward": _rpool.adaptive_avg_pool2d_backward,
-}
-_ORACLE_ATTENTION = {  # branch attention
-    "attention": _ref_attention, "attention_backward": _ref_attention_backward,
-}
-_ORACLE_GLUE_A = {  # branch glue-a
-    **{name: getattr(_ract, name) for name in (
-        "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward",
-        "sigmoid", "sigmoid_backward", "tanh", "tanh_backward", "silu", "silu_backward",
-        "softplus", "softplus_backward")},
-    "softmax": _rsm.softmax, "softmax_backward": _ref_softmax_backward,
-    "log_softmax": _rsm.log_softmax, "log_softmax_backward": _ref_log_softmax_backward,
-    "cross_entropy": _rloss.cross_entropy, "cross_entropy_backward": _rloss.cross_entropy_backward,
-    "binary_cross_entropy": _rloss.binary_cross_entropy,
-    "binary_cross_entropy_backward": _rloss.binary_cross_entropy_backward,
-    "binary_cross_entropy_with_logits": _rloss.binary_cross_entropy_with_logits,
-    "binary_cross_entropy_with_logits_backward": _rloss.binary_cross_entropy_with_logits_backward,
-    "mse_loss": _rloss.mse_loss, "mse_loss_backward": _rloss.mse_loss_backward,
-    "dropout": _ref_dropout, "dropout_backward": _ref_dropout_backward,
-    "embedding": _remb.embedding, "embedding_backward": _remb.embedding_backward,
-}
-_ORACLE_GLUE_B = {  # branch glue-b
-    "layer_norm": _rnorm.layer_norm, "layer_norm_backward": _rnorm.layer_norm_backward,
-    "rms_norm": _rnorm.rms_norm, "rms_norm_backward": _rnorm.rms_norm_backward,
-    "batch_norm": _rnorm.batch_norm, "batch_norm_backward": _rnorm.batch_norm_backward,
-    "add": _rred.add, "add_backward": _rred.add_backward,
-    "mul": _rred.mul, "mul_backward": _rred.mul_backward,
-    "sum": _rred.sum, "sum_backward": _rred.sum_backward,
-    "mean": _rred.mean, "mean_backward": _rred.mean_backward,
-    "max": _rred.max, "max_backward": _rred.max_backward,
-}
-_ORACLE_INPLACE = {  # branch glue-b: in-place steps (these adapters write through to the arrays)
-    "sgd_step_": _ref_sgd_step_, "adam_step_": _ref_adam_step_,
-}
-_ORACLE_TABLES = (_ORACLE_GEMM, _ORACLE_CONV, _ORACLE_ATTENTION, _ORACLE_GLUE_A, _ORACLE_GLUE_B)
-
-_PENDING_OPS = [  # delete a name when its kernel lands (and register it in LANDED KERNELS)
+# TEMPORARY. float32 ops whose fastnn kernel is not on main yet, served by their oracle adapter
+# (float64 math cast back to float32; CUDA inputs make a round trip through the host). When a
+# kernel lands: register it in LANDED KERNELS and delete its name here; nothing else changes.
+_PENDING_OPS = [
     # gemm
     "linear", "linear_backward",
     # conv
@@ -236,18 +85,10 @@ _PENDING_OPS = [  # delete a name when its kernel lands (and register it in LAND
 ]
 
 
-def _oracle_entry(name: str) -> Callable[..., Any]:
-    for table in _ORACLE_TABLES:
-        if name in table:
-            return table[name]
-    return _ORACLE_INPLACE[name]
-
-
 _SERVED_BY_ORACLE: list[str] = []
 for _name in _PENDING_OPS:
     if _name not in _F32:  # a landed kernel wins over its adapter
-        _fn = _oracle_entry(_name)
-        _F32[_name] = _fn if _name in _ORACLE_INPLACE else _pending(_fn)
+        _F32[_name] = _oracle.entry(_name)
         _SERVED_BY_ORACLE.append(_name)
 
 
@@ -259,22 +100,7 @@ def pending_ops() -> list[str]:
 # ---- FLOAT64 ORACLE ----------------------------------------------------------------------------
 # float64 inputs (CPU) run the reference itself: gradient checks of the autograd composition.
 
-def _oracle(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def run(*args: Any, **kwargs: Any) -> Any:
-        out = fn(*args, **kwargs)
-        if isinstance(out, tuple):
-            return tuple(None if o is None else np.asarray(o) for o in out)
-        return np.asarray(out)
-
-    run.__name__ = f"oracle_{fn.__name__}"
-    return run
-
-
-for _table in _ORACLE_TABLES:
-    for _name, _fn in _table.items():
-        _F64[_name] = _oracle(_fn)
-_F64.update(_ORACLE_INPLACE)
-_F64["matmul"] = _oracle(_rgemm.matmul)
+_F64.update(_oracle.all_entries())
 
 
 # ---- public functions: the interface the autograd layer codes against -----------------------------
@@ -458,32 +284,34 @@ def embedding_backward(grad_out, indices, num_embeddings, padding_idx=None):
 
 
 # normalization
+# normalization: forwards return (y, saved statistics for the backward, or None)
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return _route("layer_norm", x)(x, normalized_shape, weight, bias, eps)
 
 
-def layer_norm_backward(grad_out, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+def layer_norm_backward(grad_out, x, normalized_shape, weight=None, bias=None, eps=1e-5, saved=None):
     """-> (grad_x, grad_weight or None, grad_bias or None)."""
-    return _route("layer_norm_backward", x)(grad_out, x, normalized_shape, weight, bias, eps)
+    return _route("layer_norm_backward", x)(grad_out, x, normalized_shape, weight, bias, eps, saved)
 
 
 def rms_norm(x, normalized_shape, weight=None, eps=None):
     return _route("rms_norm", x)(x, normalized_shape, weight, eps)
 
 
-def rms_norm_backward(grad_out, x, normalized_shape, weight=None, eps=None):
+def rms_norm_backward(grad_out, x, normalized_shape, weight=None, eps=None, saved=None):
     """-> (grad_x, grad_weight or None)."""
-    return _route("rms_norm_backward", x)(grad_out, x, normalized_shape, weight, eps)
+    return _route("rms_norm_backward", x)(grad_out, x, normalized_shape, weight, eps, saved)
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """-> (y, new_running_mean, new_running_var) (None where no running stat was given)."""
+    """-> (y, saved); training updates running_mean / running_var (when given) in place."""
     return _route("batch_norm", x)(x, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
-def batch_norm_backward(grad_out, x, weight, bias, running_mean, running_var, training, eps=1e-5):
+def batch_norm_backward(grad_out, x, weight, bias, running_mean, running_var, training, eps=1e-5, saved=None):
     """-> (grad_x, grad_weight or None, grad_bias or None)."""
-    return _route("batch_norm_backward", x)(grad_out, x, weight, bias, running_mean, running_var, training, eps)
+    return _route("batch_norm_backward", x)(grad_out, x, weight, bias, running_mean, running_var, training, eps,
+                                            saved)
 
 
 # broadcasting elementwise and reductions
@@ -525,8 +353,9 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
     return _route("max", x)(x, axis, keepdims)
 
 
-def max_backward(grad_out, x, axis=None, keepdims=False):
-    return _route("max_backward", x)(grad_out, x, axis, keepdims)
+def max_backward(grad_out, x, axis=None, keepdims=False, indices=None):
+    """indices: from max() (saves finding the maxima again)."""
+    return _route("max_backward", x)(grad_out, x, axis, keepdims, indices)
 
 
 # fused in-place optimizer steps (torch.optim formulas, one tensor each)
@@ -624,72 +453,3 @@ def index_add(shape, index, values):
     return out
 
 
-# ---- RECURRENT CELLS: the fused-gate interface, composed of kernels until a fused kernel exists ----
-# One time step's gate nonlinearities and state update; the GEMMs (x W_ih^T + b_ih over the whole
-# sequence, h W_hh^T + b_hh per step) are done by the caller with linear/matmul. A fused CPU/CUDA
-# kernel (one pass over the (N, G*H) gates) is still to write; until then each step is a handful of
-# activation / add / mul kernel calls with the same inputs and outputs.
-
-def _cols(a, start, stop):
-    return a[:, start:stop]
-
-
-def _xpcat(parts):
-    return _xp(parts[0]).concatenate(parts, axis=1)
-
-
-def rnn_cell(gx, gh, nonlinearity):
-    """gx, gh (N, H) -> (h' (N, H), saved); h' = act(gx + gh), act = 'tanh' | 'relu'."""
-    pre = add(gx, gh)
-    return activation(nonlinearity, pre), pre
-
-
-def rnn_cell_backward(grad_h, saved, nonlinearity):
-    """-> grad of the pre-activation (N, H) (= grad of gx and of gh)."""
-    return activation_backward(nonlinearity, grad_h, saved)
-
-
-def lstm_cell(gx, gh, c):
-    """gx, gh (N, 4H) pre-activations of gates [i, f, g, o] (PyTorch order), c (N, H)
-    -> (h' (N, H), c' (N, H), saved):  c' = f c + i g,  h' = o tanh(c')."""
-    H = c.shape[-1]
-    pre = add(gx, gh)
-    act = activation("sigmoid", pre)  # i, f, o; block g is recomputed with tanh below
-    i, f, o = _cols(act, 0, H), _cols(act, H, 2 * H), _cols(act, 3 * H, 4 * H)
-    g = activation("tanh", _cols(pre, 2 * H, 3 * H))
-    c_new = add(mul(f, c), mul(i, g))
-    tc = activation("tanh", c_new)
-    return mul(o, tc), c_new, (pre, i, f, g, o, c_new, tc)
-
-
-def lstm_cell_backward(grad_h, grad_c, c_prev, saved):
-    """-> (grad of the gate pre-activations (N, 4H) (= grad of gx and of gh), grad_c_prev (N, H))."""
-    pre, i, f, g, o, c_new, tc = saved
-    H = c_prev.shape[-1]
-    gc = add(grad_c, activation_backward("tanh", mul(grad_h, o), c_new))
-    d_act = _xpcat([mul(gc, g), mul(gc, c_prev), mul(gc, i), mul(grad_h, tc)])
-    d_pre = activation_backward("sigmoid", d_act, pre)
-    d_pre[:, 2 * H:3 * H] = activation_backward("tanh", _cols(d_act, 2 * H, 3 * H), _cols(pre, 2 * H, 3 * H))
-    return d_pre, mul(gc, f)
-
-
-def gru_cell(gx, gh, h):
-    """gx, gh (N, 3H) pre-activations [r, z, n] (PyTorch order, biases included), h (N, H) -> (h', saved):
-    r, z = sigmoid(gx + gh),  n = tanh(gx_n + r gh_n),  h' = n + z (h - n)."""
-    H = h.shape[-1]
-    rz_pre = add(_cols(gx, 0, 2 * H), _cols(gh, 0, 2 * H))
-    rz = activation("sigmoid", rz_pre)
-    r, z = _cols(rz, 0, H), _cols(rz, H, 2 * H)
-    hn = _cols(gh, 2 * H, 3 * H)
-    n_pre = add(_cols(gx, 2 * H, 3 * H), mul(r, hn))
-    n = activation("tanh", n_pre)
-    return add(n, mul(z, sub(h, n))), (rz_pre, r, z, hn, n_pre, n)
-
-
-def gru_cell_backward(grad_h, h_prev, saved):
-    """-> (grad gx (N, 3H), grad gh (N, 3H), grad of h_prev through the z h term (N, H))."""
-    rz_pre, r, z, hn, n_pre, n = saved
-    gz = mul(grad_h, z)
-    dan = activation_backward("tanh", sub(grad_h, gz), n_pre)
-    d_rz = activation_backward("sigmoid", _xpcat([mul(dan, hn), mul(grad_h, sub(h_prev, n))]), rz_pre)
-    return _xpcat([d_rz, dan]), _xpcat([d_rz, mul(dan, r)]), gz

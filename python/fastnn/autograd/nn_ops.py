@@ -161,8 +161,9 @@ class Embedding(Function):
 class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, normalized_shape, eps):
-        ctx.saved = (x, normalized_shape, weight, bias, eps)
-        return K.layer_norm(x, normalized_shape, weight, bias, eps)
+        y, stats = K.layer_norm(x, normalized_shape, weight, bias, eps)
+        ctx.saved = (x, normalized_shape, weight, bias, eps, stats)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -173,8 +174,9 @@ class LayerNorm(Function):
 class RMSNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, normalized_shape, eps):
-        ctx.saved = (x, normalized_shape, weight, eps)
-        return K.rms_norm(x, normalized_shape, weight, eps)
+        y, stats = K.rms_norm(x, normalized_shape, weight, eps)
+        ctx.saved = (x, normalized_shape, weight, eps, stats)
+        return y
 
     @staticmethod
     def backward(ctx, g):
@@ -187,13 +189,8 @@ class BatchNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
-        y, new_mean, new_var = K.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
-        if training:
-            if running_mean is not None:
-                running_mean[...] = new_mean
-            if running_var is not None:
-                running_var[...] = new_var
-        ctx.saved = (x, weight, bias, running_mean, running_var, training, eps)
+        y, stats = K.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)
+        ctx.saved = (x, weight, bias, running_mean, running_var, training, eps, stats)
         return y
 
     @staticmethod

@@ -10,6 +10,7 @@ reverse time order and then computes every weight gradient with one GEMM over al
 """
 from __future__ import annotations
 
+from . import cells as C
 from . import kernels as K
 from .function import Function
 
@@ -47,11 +48,11 @@ class RecurrentLayer(Function):
             gh = K.linear(h, w_hh, b_hh)
             if mode == "lstm":
                 c_prev[t] = c
-                h, c, saved[t] = K.lstm_cell(xw[t], gh, c)
+                h, c, saved[t] = C.lstm_cell(xw[t], gh, c)
             elif mode == "gru":
-                h, saved[t] = K.gru_cell(xw[t], gh, h)
+                h, saved[t] = C.gru_cell(xw[t], gh, h)
             else:
-                h, saved[t] = K.rnn_cell(xw[t], gh, "tanh" if mode == "rnn_tanh" else "relu")
+                h, saved[t] = C.rnn_cell(xw[t], gh, "tanh" if mode == "rnn_tanh" else "relu")
             out[t] = h
         ctx.saved = (x, w_ih, w_hh, b_ih, b_hh, h_prev, c_prev, saved)
         ctx.mode, ctx.reverse = mode, reverse
@@ -70,14 +71,14 @@ class RecurrentLayer(Function):
         for t in (range(L) if ctx.reverse else reversed(range(L))):
             gh = K.add(gh, g_out[t])
             if mode == "lstm":
-                d, gc = K.lstm_cell_backward(gh, gc, c_prev[t], saved[t])
+                d, gc = C.lstm_cell_backward(gh, gc, c_prev[t], saved[t])
                 d_x[t] = d
                 gh = K.matmul(d, w_hh)
             elif mode == "gru":
-                d_x[t], d_h[t], g_direct = K.gru_cell_backward(gh, h_prev[t], saved[t])
+                d_x[t], d_h[t], g_direct = C.gru_cell_backward(gh, h_prev[t], saved[t])
                 gh = K.add(K.matmul(d_h[t], w_hh), g_direct)
             else:
-                d = K.rnn_cell_backward(gh, saved[t], "tanh" if mode == "rnn_tanh" else "relu")
+                d = C.rnn_cell_backward(gh, saved[t], "tanh" if mode == "rnn_tanh" else "relu")
                 d_x[t] = d
                 gh = K.matmul(d, w_hh)
         d_x2, d_h2 = d_x.reshape(L * N, G * H), d_h.reshape(L * N, G * H)

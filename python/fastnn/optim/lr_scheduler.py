@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from .optimizer import Optimizer
 
