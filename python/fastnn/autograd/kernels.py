@@ -44,6 +44,8 @@ def _is_cpu(a: Any) -> bool:
 def _route(op: str, a: Any) -> Callable[..., Any]:
     dt = np.dtype(a.dtype)
     if dt == F32:
+        if op in _CUDA_PENDING and not _is_cpu(a):
+            return _CUDA_PENDING[op]
         return _F32[op]
     if dt == F64:
         if not _is_cpu(a):
@@ -92,9 +94,16 @@ for _name in _PENDING_OPS:
         _SERVED_BY_ORACLE.append(_name)
 
 
-def pending_ops() -> list[str]:
-    """float32 ops still served by a PENDING adapter (empty once every kernel has landed)."""
-    return list(_SERVED_BY_ORACLE)
+# CUDA PENDING: landed kernels that run on the CPU only so far. On CuPy arrays these ops are served
+# by their oracle adapter (through the host) until the family's CUDA kernel lands; then delete the
+# name here.
+_CUDA_PENDING: dict[str, Callable[..., Any]] = {name: _oracle.entry(name) for name in (
+)}
+
+
+def pending_ops(device: str = "cpu") -> list[str]:
+    """float32 ops still served by an oracle adapter on device (empty once every kernel has landed)."""
+    return list(_SERVED_BY_ORACLE) + (sorted(_CUDA_PENDING) if device == "cuda" else [])
 
 
 # ---- FLOAT64 ORACLE ----------------------------------------------------------------------------

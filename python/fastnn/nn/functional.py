@@ -235,6 +235,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                                                 _const(pos_weight, x, x.dtype), reduction)
 
 
+mse = mse_loss
 bce = binary_cross_entropy
 bce_with_logits = binary_cross_entropy_with_logits
 
