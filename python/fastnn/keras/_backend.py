@@ -11,7 +11,7 @@ import fastnn
 from fastnn import nn, optim  # noqa: F401  (re-exported for the rest of the package)
 from fastnn.nn import functional as F  # noqa: F401
 
-__all__ = ["nn", "F", "optim", "to_tensor", "to_array", "no_grad", "is_tensor", "device_of_module", "array_module"]
+__all__ = ["nn", "F", "optim", "attention", "to_tensor", "to_array", "no_grad", "is_tensor", "device_of_module", "array_module"]
 
 
 def is_tensor(x) -> bool:
@@ -69,3 +69,11 @@ def eval_mode(module):
         yield
     finally:
         module.train(was)
+
+
+def attention(q, k, v, causal: bool = False):
+    """softmax(q k^T / sqrt(D)) v over (B, H, L, D) Tensors, optionally causal (fastnn's attention kernels)."""
+    sdpa = getattr(F, "scaled_dot_product_attention", None)
+    if sdpa is not None:
+        return sdpa(q, k, v, is_causal=causal)
+    return F.attention(q, k, v, causal=causal)

@@ -10,6 +10,7 @@ API: `Model(inputs, outputs)`); calling it on a Tensor computes.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Sequence
 
 import numpy as np
@@ -30,8 +31,8 @@ def _auto_name(prefix: str) -> str:
 
 
 def _snake(name: str) -> str:
-    out = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return out.replace("2_d", "2d")
+    """MaxPooling2D -> max_pooling2d, CharGPT -> char_gpt, MLP -> mlp."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z0-9])(?=[A-Z][a-z])", "_", name).lower()
 
 
 # ---------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 verbose=1: a live bar per epoch ("Epoch 3/10") with steps, rate, elapsed and ETA and the running
 loss and metrics; when the epoch ends the bar's postfix gets the validation metrics and stays on
-screen. verbose=2: one line per epoch with the final numbers (for logs and pipes). verbose=0: silent.
+screen. Where the output is not a terminal (a pipe, a log file) a live bar would write a line per
+refresh, so verbose=1 there prints what verbose=2 prints: one line per epoch with the final numbers.
+verbose=0: silent.
 """
 from __future__ import annotations
 
@@ -31,7 +33,9 @@ class ProgressBar:
         self.file = file if file is not None else sys.stdout
         self.start = time.perf_counter()
         self.bar = None
-        if verbose == 1:
+        if verbose == 1 and not _is_terminal(self.file):
+            self.verbose = 2
+        if self.verbose == 1:
             self.bar = tqdm(total=total, desc=desc, unit="step", file=self.file, dynamic_ncols=True, leave=True,
                             bar_format="{desc} {n_fmt}/{total_fmt} |{bar:20}| {elapsed}<{remaining}, "
                                        "{rate_fmt}{postfix}")
@@ -52,3 +56,10 @@ class ProgressBar:
         elif self.verbose == 2:
             head = f"{self.desc} - " if self.desc else ""
             print(f"{head}{seconds:.1f}s - {format_logs(logs or {})}", file=self.file, flush=True)
+
+
+def _is_terminal(f) -> bool:
+    try:
+        return bool(f.isatty())
+    except (AttributeError, ValueError):
+        return False
