@@ -36,8 +36,7 @@ def to_tensor(a, device: str = "cpu", dtype=None):
         arr = arr.astype(dtype, copy=False)
     elif arr.dtype == np.float64:
         arr = arr.astype(np.float32)
-    make = getattr(fastnn, "tensor", None) or fastnn.Tensor
-    return make(arr)
+    return fastnn.Tensor(arr)
 
 
 def to_array(t) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import weakref
 from typing import Sequence
 
 import numpy as np
@@ -47,6 +48,16 @@ _ACTIVATIONS = {name: getattr(F, name, None) for name in
 _ACTIVATIONS.update({"softmax": _softmax, "swish": _ACTIVATIONS["silu"],
                      "log_softmax": lambda x: F.log_softmax(x, -1)})
 _FUSABLE = ("sigmoid", "softmax")  # the loss can use the logits instead
+# sigmoid/softmax output -> its logits, for as long as the output lives (Tensor has __slots__)
+_LOGITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def logits_of(y_pred):
+    """The pre-activation of a fastnn.keras sigmoid/softmax output, or None."""
+    try:
+        return _LOGITS.get(y_pred)
+    except TypeError:  # not weak-referenceable
+        return None
 
 
 def get_activation(name):
@@ -67,11 +78,8 @@ def _apply_activation(name, fn, z):
     if fn is None:
         return z
     out = fn(z)
-    if name in _FUSABLE:
-        try:  # let the loss use the logits (stable; fused kernels)
-            out._keras_logits = z
-        except AttributeError:
-            pass
+    if name in _FUSABLE:  # let the loss use the logits (stable; fused kernels)
+        _LOGITS[out] = z
     return out
 
 

@@ -3,7 +3,7 @@
 Keras conventions: by default a model ends in sigmoid/softmax and the losses take probabilities
 (`from_logits=False`). When the probabilities come from a fastnn.keras layer's sigmoid/softmax
 activation, the loss is computed from the logits that layer kept (stable, and the fused
-cross-entropy kernel is used); otherwise from clamped probabilities. Models that return logits
+cross-entropy kernel is used); otherwise from the probabilities (logs kept finite). Models that return logits
 (the fastnn.models zoo, PyTorch style) pass `from_logits=True`.
 
 Targets: binary (N,) or (N, 1) of 0/1; categorical one-hot (N, C); sparse class ids (N,) — or
@@ -18,16 +18,17 @@ import numpy as np
 
 from . import metrics as _metrics
 from ._backend import F, is_tensor, to_array, to_tensor
+from .layers import logits_of
 
 __all__ = ["Loss", "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
            "MeanSquaredError", "LossFunctionWrapper", "get"]
 
-_EPS = 1e-7  # Keras' probability clamp
+_EPS = 1e-7  # keeps log(p) finite, as Keras' clamp does
 
 
-def logits_of(y_pred):
-    """The pre-activation a fastnn.keras sigmoid/softmax output remembers, or None."""
-    return getattr(y_pred, "_keras_logits", None)
+def _safe_log(p):
+    """log(p) kept finite at p = 0: log(eps + (1 - eps) p)."""
+    return (p * (1.0 - _EPS) + _EPS).log()
 
 
 class Loss:
@@ -63,7 +64,7 @@ class BinaryCrossentropy(Loss):
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
             return F.binary_cross_entropy_with_logits(logits, target)
-        return F.binary_cross_entropy(y_pred.clamp(_EPS, 1.0 - _EPS), target)
+        return F.binary_cross_entropy(y_pred, target)  # its logs are clamped at -100
 
     def get_config(self):
         return {"from_logits": self.from_logits}
@@ -83,7 +84,7 @@ class SparseCategoricalCrossentropy(Loss):
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
             return F.cross_entropy(_flat_classes(logits), target, ignore_index=self.ignore_index)
-        logp = _flat_classes(y_pred).clamp(_EPS, 1.0).log()
+        logp = _safe_log(_flat_classes(y_pred))
         keep = ids != self.ignore_index
         one_hot = np.zeros(tuple(logp.shape), np.float32)
         one_hot[np.flatnonzero(keep), ids[keep]] = 1.0 / max(1, int(keep.sum()))
@@ -113,7 +114,7 @@ class CategoricalCrossentropy(Loss):
         if logits is not None:
             logp = F.log_softmax(_flat_classes(logits), -1)
         else:
-            logp = _flat_classes(y_pred).clamp(_EPS, 1.0).log()
+            logp = _safe_log(_flat_classes(y_pred))
         return -(logp * to_tensor(y, _device(y_pred))).sum(-1).mean()
 
     def get_config(self):
