@@ -402,30 +402,39 @@ class Model(nn.Module):
         self._load_arrays(dict(zip(keys, weights)), "set_weights")
 
     def _load_arrays(self, arrays: dict, fn: str) -> None:
+        """Load by name; when the names differ (auto-named layers of another instance) but the tensors'
+        shapes agree in order, load by position, as Keras does."""
         current = self.state_dict()
-        missing = [k for k in current if k not in arrays]
-        unexpected = [k for k in arrays if k not in current]
-        if missing or unexpected:
-            raise ValueError(f"{fn}: weights do not match the model: missing {missing}, unexpected {unexpected}")
+        if set(arrays) != set(current):
+            shapes_here = [tuple(v.shape) for v in current.values()]
+            shapes_there = [tuple(np.shape(v)) for v in arrays.values()]
+            if shapes_here != shapes_there:
+                missing = [k for k in current if k not in arrays]
+                unexpected = [k for k in arrays if k not in current]
+                raise ValueError(f"{fn}: weights do not match the model: missing {missing}, unexpected {unexpected}")
+            arrays = dict(zip(current, arrays.values()))
         bad = [(k, tuple(current[k].shape), tuple(np.shape(arrays[k]))) for k in current
                if tuple(current[k].shape) != tuple(np.shape(arrays[k]))]
         if bad:
             raise ValueError(f"{fn}: shape mismatch (name, model, given): {bad}")
-        dev = device_of_module(self)
-        self.load_state_dict({k: to_tensor(np.asarray(arrays[k], dtype=to_array(current[k]).dtype), dev)
-                              for k in current})
+        self.load_state_dict({k: np.asarray(arrays[k]) for k in current})
 
     def save_weights(self, path: str | os.PathLike) -> None:
         """Write every parameter and buffer to a safetensors file."""
         if not self.built and not list(self.parameters()):
             raise RuntimeError("save_weights: the model is not built yet (call it on data, fit, or build())")
-        safetensors_io.save_file({k: to_array(v) for k, v in self.state_dict().items()}, path,
-                                 metadata={"format": FORMAT, "model": self.name})
+        state = self.state_dict()
+        safetensors_io.save_file({k: to_array(v) for k, v in state.items()}, path,
+                                 metadata={"format": FORMAT, "model": self.name, "order": json.dumps(list(state))})
 
     def load_weights(self, path: str | os.PathLike) -> None:
         if not self.built and self._has_lazy_layers():
             raise RuntimeError("load_weights: build the model first (build(input_shape), or give it an Input)")
-        self._load_arrays(safetensors_io.load_file(path), "load_weights")
+        arrays, meta = safetensors_io.load_file_and_metadata(path)
+        order = meta.get("order")  # the model's order (the file's is by size)
+        if order and sorted(json.loads(order)) == sorted(arrays):
+            arrays = {k: arrays[k] for k in json.loads(order)}
+        self._load_arrays(arrays, "load_weights")
 
     def _has_lazy_layers(self) -> bool:
         return any(isinstance(m, Layer) and not m.built for m in self.modules())

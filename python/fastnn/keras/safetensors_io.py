@@ -21,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["save_file", "load_file", "save", "load", "read_metadata"]
+__all__ = ["save_file", "load_file", "load_file_and_metadata", "save", "load", "read_metadata"]
 
 # safetensors dtype name -> NumPy dtype (little-endian)
 _DTYPES = {
@@ -158,6 +158,12 @@ def load_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The tensors stored in the safetensors file at `path`, as NumPy arrays."""
     with open(path, "rb") as f:
         return _read(f.read(), os.fspath(path))[0]
+
+
+def load_file_and_metadata(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """(tensors, `__metadata__`) of the safetensors file at `path`, reading it once."""
+    with open(path, "rb") as f:
+        return _read(f.read(), os.fspath(path))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
