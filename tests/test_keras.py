@@ -259,5 +259,9 @@ def test_bad_calls_raise_clear_errors():
         keras.Input((3, -1))
     with pytest.raises(ValueError, match="unknown activation 'relu6x'"):
         layers.Dense(2, activation="relu6x")
+    with pytest.raises(ValueError, match="layer name 'fit' is taken"):
+        keras.Sequential([layers.Dense(2, name="fit")])
+    with pytest.raises(ValueError, match="layer name 'd' is taken"):
+        keras.Sequential([layers.Dense(2, name="d"), layers.Dense(2, name="d")])
     with pytest.raises(ValueError, match="categorical_crossentropy: y_true must be one-hot"):
         losses.CategoricalCrossentropy()(np.array([0, 1]), _p(np.full((2, 3), 1 / 3)))

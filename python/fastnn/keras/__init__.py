@@ -14,4 +14,3 @@ from .layers import Input  # noqa: F401
 from .model import Model, Sequential, load_model, model_from_config  # noqa: F401
 from .safetensors_io import load_file as load_safetensors, save_file as save_safetensors  # noqa: F401
 
-layers.Input = Input

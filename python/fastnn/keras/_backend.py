@@ -54,8 +54,7 @@ def no_grad():
 
 def device_of_module(module) -> str:
     for p in module.parameters():
-        dev = getattr(p, "device", "cpu")
-        return "cuda" if "cuda" in str(dev) else "cpu"
+        return p.device
     return "cpu"
 
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._backend import F, eval_mode, nn, no_grad, to_tensor
+from ._backend import F, device_of_module, eval_mode, nn, no_grad, to_tensor
 
 __all__ = ["Layer", "Input", "KerasTensor", "Dense", "Activation", "Dropout", "Flatten", "Conv2D",
            "MaxPooling2D", "GlobalAveragePooling2D", "Embedding", "LSTM", "GRU", "BatchNormalization",
@@ -145,7 +145,7 @@ class Layer(nn.Module):
             self.built = True
         probe = np.zeros((1, *input_shape), dtype=dtype)
         with no_grad(), eval_mode(self):
-            out = self.forward(to_tensor(probe, _module_device(self)))
+            out = self.forward(to_tensor(probe, device_of_module(self)))
         self.output_shape = tuple(out.shape[1:])
         return self.output_shape
 
@@ -167,12 +167,6 @@ class Layer(nn.Module):
 
 def _dtype_of(x):
     return getattr(x, "dtype", np.float32)
-
-
-def _module_device(m) -> str:
-    for p in m.parameters():
-        return "cuda" if "cuda" in str(getattr(p, "device", "cpu")) else "cpu"
-    return "cpu"
 
 
 # ---------------------------------------------------------------------------

@@ -60,7 +60,7 @@ class BinaryCrossentropy(Loss):
         self.accuracy_kind = functools.partial(_metrics.BinaryAccuracy, threshold=threshold)
 
     def __call__(self, y_true, y_pred):
-        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), _device(y_pred))
+        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), y_pred.device)
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
             return F.binary_cross_entropy_with_logits(logits, target)
@@ -80,7 +80,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def __call__(self, y_true, y_pred):
         ids = np.asarray(to_array(y_true)).astype(np.int64).reshape(-1)
-        target = to_tensor(ids, _device(y_pred))
+        target = to_tensor(ids, y_pred.device)
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
             return F.cross_entropy(_flat_classes(logits), target, ignore_index=self.ignore_index)
@@ -88,7 +88,7 @@ class SparseCategoricalCrossentropy(Loss):
         keep = ids != self.ignore_index
         one_hot = np.zeros(tuple(logp.shape), np.float32)
         one_hot[np.flatnonzero(keep), ids[keep]] = 1.0 / max(1, int(keep.sum()))
-        return -(logp * to_tensor(one_hot, _device(y_pred))).sum()
+        return -(logp * to_tensor(one_hot, y_pred.device)).sum()
 
     def get_config(self):
         return {"from_logits": self.from_logits, "ignore_index": self.ignore_index}
@@ -110,12 +110,12 @@ class CategoricalCrossentropy(Loss):
         logits = y_pred if self.from_logits else logits_of(y_pred)
         one_hot = bool(np.all((y == 0) | (y == 1)) and np.all(y.sum(-1) == 1))
         if logits is not None and one_hot:  # the fused kernel takes class ids
-            return F.cross_entropy(_flat_classes(logits), to_tensor(y.argmax(-1).astype(np.int64), _device(y_pred)))
+            return F.cross_entropy(_flat_classes(logits), to_tensor(y.argmax(-1).astype(np.int64), y_pred.device))
         if logits is not None:
             logp = F.log_softmax(_flat_classes(logits), -1)
         else:
             logp = _safe_log(_flat_classes(y_pred))
-        return -(logp * to_tensor(y, _device(y_pred))).sum(-1).mean()
+        return -(logp * to_tensor(y, y_pred.device)).sum(-1).mean()
 
     def get_config(self):
         return {"from_logits": self.from_logits}
@@ -126,7 +126,7 @@ class MeanSquaredError(Loss):
     accuracy_kind = None
 
     def __call__(self, y_true, y_pred):
-        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), _device(y_pred))
+        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), y_pred.device)
         return F.mse_loss(y_pred, target)
 
 
@@ -138,11 +138,7 @@ class LossFunctionWrapper(Loss):
         self.name = name or getattr(fn, "__name__", "loss")
 
     def __call__(self, y_true, y_pred):
-        return self.fn(y_true if is_tensor(y_true) else to_tensor(y_true, _device(y_pred)), y_pred)
-
-
-def _device(t) -> str:
-    return "cuda" if "cuda" in str(getattr(t, "device", "cpu")) else "cpu"
+        return self.fn(y_true if is_tensor(y_true) else to_tensor(y_true, y_pred.device), y_pred)
 
 
 _BY_NAME = {

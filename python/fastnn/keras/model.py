@@ -110,7 +110,7 @@ class Model(nn.Module):
                 layers.append(t.layer)
         for layer in layers:
             if hasattr(self, layer.name) and getattr(self, layer.name) is not layer:
-                raise ValueError(f"Model: two layers are named {layer.name!r}")
+                raise ValueError(f"Model: layer name {layer.name!r} is taken (by another layer or a Model attribute)")
             setattr(self, layer.name, layer)
         self._graph = {"inputs": ins, "outputs": outs, "nodes": [t for t in order if t.layer is not None],
                        "multi_output": isinstance(outputs, (list, tuple))}
@@ -487,7 +487,6 @@ def _recording_init(init):
         if "_init_config" not in self.__dict__:
             bound = sig.bind(self, *args, **kwargs)
             bound.apply_defaults()
-            params = list(sig.parameters)
             cfg = {}
             for k, v in list(bound.arguments.items())[1:]:
                 kind = sig.parameters[k].kind
@@ -495,7 +494,6 @@ def _recording_init(init):
                     cfg.update(v)
                 elif kind is not inspect.Parameter.VAR_POSITIONAL:
                     cfg[k] = v
-            del params
             object.__setattr__(self, "_init_config", cfg)
         init(self, *args, **kwargs)
 
@@ -538,8 +536,8 @@ class Sequential(Model):
         if not isinstance(layer, nn.Module):
             raise TypeError(f"Sequential.add: expected a fastnn.keras layer or fastnn.nn module, got {type(layer).__name__}")
         name = layer.name if isinstance(layer, Layer) else _auto_name(_snake(type(layer).__name__))
-        if name in dict(self.named_children()):
-            raise ValueError(f"Sequential.add: a layer named {name!r} is already in the model")
+        if hasattr(self, name):
+            raise ValueError(f"Sequential.add: layer name {name!r} is taken (by another layer or a Model attribute)")
         if isinstance(layer, Layer) and layer.input_shape is not None and not self._stack and self._input_spec is None:
             self._input_spec = [(layer.input_shape, "float32")]
         setattr(self, name, layer)

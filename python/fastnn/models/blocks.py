@@ -77,8 +77,4 @@ class TokenAndPosition(nn.Module):
         length = ids.shape[1]
         if length > self.max_len:
             raise ValueError(f"sequence length {length} exceeds max_len {self.max_len}")
-        return self.tok(ids) + self.pos(to_tensor(np.arange(length, dtype=np.int64), _device(ids)))
-
-
-def _device(t) -> str:
-    return "cuda" if "cuda" in str(getattr(t, "device", "cpu")) else "cpu"
+        return self.tok(ids) + self.pos(to_tensor(np.arange(length, dtype=np.int64), ids.device))

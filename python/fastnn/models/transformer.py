@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..keras import Model
-from ..keras._backend import eval_mode, nn, no_grad, to_array, to_tensor
+from ..keras._backend import device_of_module, eval_mode, nn, no_grad, to_array, to_tensor
 from .blocks import DecoderBlock, TokenAndPosition
 
 
@@ -37,7 +37,7 @@ class TransformerClassifier(Model):
         if self.embed is not None:
             h = self.embed(x)
         else:
-            ids = to_tensor(np.arange(x.shape[1], dtype=np.int64), _device(x))
+            ids = to_tensor(np.arange(x.shape[1], dtype=np.int64), x.device)
             h = self.proj(x) + self.pos(ids)
         for layer in self.encoder:
             h = layer(h)
@@ -84,7 +84,7 @@ class Seq2SeqTransformer(Model):
     def generate(self, src, length: int, bos: int = 1) -> np.ndarray:
         """Greedy decoding of `length` tokens for each row of src (N, Ls): int64 (N, length)."""
         src = np.asarray(src, dtype=np.int64)
-        dev = _module_device(self)
+        dev = device_of_module(self)
         out = np.full((len(src), 1), bos, dtype=np.int64)
         with no_grad(), eval_mode(self):
             memory = self.encode(to_tensor(src, dev))
@@ -92,13 +92,3 @@ class Seq2SeqTransformer(Model):
                 logits = to_array(self.decode(to_tensor(out, dev), memory))[:, -1]
                 out = np.concatenate([out, logits.argmax(-1)[:, None].astype(np.int64)], 1)
         return out[:, 1:]
-
-
-def _device(t) -> str:
-    return "cuda" if "cuda" in str(getattr(t, "device", "cpu")) else "cpu"
-
-
-def _module_device(m) -> str:
-    from ..keras._backend import device_of_module
-
-    return device_of_module(m)
