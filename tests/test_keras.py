@@ -169,14 +169,22 @@ def test_early_stopping_stops_and_restores_best():
     es = callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=1e-3, restore_best_weights=True)
     h = model.fit(x, y, epochs=20, batch_size=64, callbacks=[es], verbose=0, shuffle=False)
     assert len(h.epoch) == 3 and es.stopped_epoch == 2 and es.best_epoch == 0
+    # restore_best_weights: a scripted score makes epoch 1 (0-based) the best, stopping at epoch 3
     model2, _, _ = _small()
     model2.compile(keras.optimizers.Adam(5e-2), "sparse_categorical_crossentropy")
-    es2 = callbacks.EarlyStopping(monitor="loss", patience=0, restore_best_weights=True)
-    cb = callbacks.LambdaCallback(on_epoch_end=lambda e, logs: model2.set_weights(
-        [w + 1.0 for w in model2.get_weights()]) if e == 2 else None)  # spoil epoch 3
-    model2.fit(x, y, epochs=6, batch_size=64, callbacks=[es2, cb], verbose=0)
-    if es2.stopped_epoch is not None:  # stopped: the best epoch's weights are back
-        assert model2.evaluate(x, y, verbose=0)[0] <= es2.best + 1e-4
+    scores, snapshots = [3.0, 1.0, 2.0, 4.0, 5.0, 6.0], {}
+
+    def script(epoch, logs):
+        logs["score"] = scores[epoch]
+        snapshots[epoch] = model2.get_weights()
+
+    es2 = callbacks.EarlyStopping(monitor="score", patience=1, restore_best_weights=True)
+    h2 = model2.fit(x, y, epochs=6, batch_size=64, callbacks=[callbacks.LambdaCallback(on_epoch_end=script), es2],
+                    verbose=0)
+    assert es2.stopped_epoch == 3 and es2.best_epoch == 1 and h2.history["score"] == scores[:4]
+    for now, best in zip(model2.get_weights(), snapshots[1]):
+        np.testing.assert_array_equal(now, best)
+    assert not all(np.array_equal(a, b) for a, b in zip(snapshots[3], snapshots[1]))
 
 
 def test_model_checkpoint_best_only(tmp_path):

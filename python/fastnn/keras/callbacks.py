@@ -115,7 +115,7 @@ class EarlyStopping(_Monitor):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
 
     mode 'auto' maximizes accuracy-like quantities and minimizes the rest. With
-    `restore_best_weights=True` the model gets the weights of its best epoch back at the end.
+    `restore_best_weights=True` the model gets the weights of its best epoch back when it stops early.
     """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, mode: str = "auto",

@@ -305,7 +305,7 @@ class Model(nn.Module):
         rng = np.random.default_rng(seed)
         steps = math.ceil(n / batch_size)
         history = _callbacks.History()
-        cbs = _callbacks.CallbackList([history, *(callbacks or [])], model=self,
+        cbs = _callbacks.CallbackList([*(callbacks or []), history], model=self,  # history last: it sees all logs
                                       params={"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         self.history = history
