@@ -273,3 +273,15 @@ def test_bad_calls_raise_clear_errors():
         keras.Sequential([layers.Dense(2, name="d"), layers.Dense(2, name="d")])
     with pytest.raises(ValueError, match="categorical_crossentropy: y_true must be one-hot"):
         losses.CategoricalCrossentropy()(np.array([0, 1]), _p(np.full((2, 3), 1 / 3)))
+
+
+@pytest.mark.parametrize("act, ref", [("relu", lambda z: np.maximum(z, 0)), ("tanh", np.tanh),
+                                      ("sigmoid", lambda z: 1 / (1 + np.exp(-z))),
+                                      ("softmax", lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True)),
+                                      (None, lambda z: z)])
+def test_dense_activations_fused_or_not_match_numpy(act, ref):
+    x = np.random.default_rng(0).normal(size=(5, 7)).astype(np.float32)
+    dense = layers.Dense(4, activation=act)
+    out = dense(fastnn.Tensor(x)).numpy()
+    w, b = dense.linear.weight.numpy(), dense.linear.bias.numpy()
+    np.testing.assert_allclose(out, ref(x.astype(np.float64) @ w.T + b), rtol=1e-5, atol=1e-6)

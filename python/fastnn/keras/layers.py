@@ -48,6 +48,7 @@ _ACTIVATIONS = {name: getattr(F, name, None) for name in
 _ACTIVATIONS.update({"softmax": _softmax, "swish": _ACTIVATIONS["silu"],
                      "log_softmax": lambda x: F.log_softmax(x, -1)})
 _FUSABLE = ("sigmoid", "softmax")  # the loss can use the logits instead
+_EPILOGUE = ("relu", "gelu", "silu", "tanh")  # nn.Linear fuses these into its GEMM epilogue
 # sigmoid/softmax output -> its logits, for as long as the output lives (Tensor has __slots__)
 _LOGITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -183,9 +184,12 @@ class Dense(Layer):
         self._act = get_activation(activation)
 
     def build(self, input_shape):
-        self.linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias)
+        self._fused = self.activation if self.activation in _EPILOGUE else None
+        self.linear = nn.Linear(input_shape[-1], self.units, bias=self.use_bias, activation=self._fused)
 
     def call(self, x):
+        if self._fused:
+            return self.linear(x)
         return _apply_activation(self.activation, self._act, self.linear(x))
 
     def get_config(self):
