@@ -11,8 +11,6 @@ from __future__ import annotations
 import sys
 import time
 
-from tqdm import tqdm
-
 __all__ = ["ProgressBar", "format_logs"]
 
 
@@ -36,6 +34,8 @@ class ProgressBar:
         if verbose == 1 and not _is_terminal(self.file):
             self.verbose = 2
         if self.verbose == 1:
+            from tqdm import tqdm  # only when a bar is drawn
+
             self.bar = tqdm(total=total, desc=desc, unit="step", file=self.file, dynamic_ncols=True, leave=True,
                             bar_format="{desc} {n_fmt}/{total_fmt} |{bar:20}| {elapsed}<{remaining}, "
                                        "{rate_fmt}{postfix}")
