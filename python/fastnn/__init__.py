@@ -52,3 +52,7 @@ __version__ = _C.build_info()["version"]
 from .autograd import enable_grad, is_grad_enabled, manual_seed, no_grad, set_grad_enabled  # noqa: F401,E402
 from .tensor import Tensor, cat, ones, stack, zeros  # noqa: F401,E402
 from . import autograd, nn, optim  # noqa: F401,E402
+
+# ---- Keras-style training, model zoo, offline data ----
+from . import datasets, keras, models  # noqa: F401,E402
+from .keras import Input, Model, Sequential, load_model  # noqa: F401,E402

@@ -1,4 +1,4 @@
-"""The `fastnn` command: info | check | bench."""
+"""The `fastnn` command: info | check | bench | train."""
 from __future__ import annotations
 
 import argparse
@@ -148,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--family", action="append", help="only this family (repeatable)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(fn=cmd_bench)
+    from .train import add_parser as add_train_parser  # `fastnn train <model>` (Keras-style training)
+
+    add_train_parser(sub)
     args = parser.parse_args(argv)
     return args.fn(args)
 

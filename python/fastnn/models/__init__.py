@@ -1,0 +1,20 @@
+"""The fastnn model zoo: each model is a fastnn.keras.Model (so compile/fit/evaluate/summary/save work)
+built from fastnn.nn modules, PyTorch style: classifiers return logits, so compile them with
+`loss=fastnn.keras.losses.SparseCategoricalCrossentropy(from_logits=True)`.
+
+- MLP
+- LeNet, ResNet (small) — NCHW images
+- LSTMClassifier, GRUClassifier — (N, L, F) features or (N, L) token ids
+- TransformerClassifier (encoder), Seq2SeqTransformer (encoder-decoder)
+- CharGPT — character-level decoder-only LM with sampling
+- DCGAN — ConvTranspose2d generator, Conv2d discriminator
+"""
+from .cnn import BasicBlock, LeNet, ResNet  # noqa: F401
+from .gan import DCGAN, Discriminator, Generator  # noqa: F401
+from .gpt import CharGPT  # noqa: F401
+from .mlp import MLP  # noqa: F401
+from .rnn import GRUClassifier, LSTMClassifier  # noqa: F401
+from .transformer import Seq2SeqTransformer, TransformerClassifier  # noqa: F401
+
+__all__ = ["MLP", "LeNet", "ResNet", "BasicBlock", "LSTMClassifier", "GRUClassifier", "TransformerClassifier",
+           "Seq2SeqTransformer", "CharGPT", "DCGAN", "Generator", "Discriminator"]
