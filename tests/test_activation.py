@@ -230,3 +230,16 @@ def test_cpp_validates_too():
         C.activation("softplus", x, x, beta=0.0)
     with pytest.raises(ValueError, match="gelu_backward: grad_out must have shape"):
         C.activation_backward("gelu", np.ones(5, np.float32), x, x)
+
+
+def test_accepts_dlpack_tensors(isa, gen):
+    torch = pytest.importorskip("torch")
+    x = rand((9, 5), gen=gen, low=-3, high=3)
+    got = fastnn.silu(torch.from_numpy(x))
+    assert isinstance(got, np.ndarray)
+    assert_close(got, ract.silu(x))
+    assert_close(fastnn.softmax(torch.from_numpy(x), 1), np.exp(x) / np.exp(x.astype(np.float64)).sum(1, keepdims=True),
+                 k=5)
+    t = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3])
+    assert np.isclose(fastnn.cross_entropy(torch.from_numpy(x), t),
+                      torch.nn.functional.cross_entropy(torch.from_numpy(x), t).item(), rtol=1e-6)

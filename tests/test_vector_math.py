@@ -25,6 +25,9 @@ CASES = {
     "erfc": (np.linspace(-6, 9.2, 150001), ract.erfc, 7.0),
     "normal_tail": (np.linspace(0, 13, 150001), lambda a: 0.5 * ract.erfc(a / math.sqrt(2)), 7.0),
     "normal_pdf": (np.linspace(0, 13, 150001), lambda a: np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi), 4.0),
+    # (past a = 87.3 exp(-a) flushes to 0, as documented for exp)
+    "log1p_exp_neg": (np.concatenate([np.linspace(0, 87, 150001), np.geomspace(1e-30, 1, 5001)]),
+                      lambda a: np.log1p(np.exp(-a)), 3.0),
 }
 
 

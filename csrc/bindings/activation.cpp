@@ -17,8 +17,8 @@ ActKind parse_kind(const std::string& name) {
 }
 
 VecMathFn parse_vecmath(const std::string& name) {
-  static const char* const names[kNumVecMathFns] = {"exp",     "log", "log1p", "tanh",       "sigmoid",
-                                                    "erf",     "erfc", "normal_tail", "normal_pdf"};
+  static const char* const names[kNumVecMathFns] = {"exp",  "log",  "log1p",       "tanh",       "sigmoid",
+                                                    "erf",  "erfc", "normal_tail", "normal_pdf", "log1p_exp_neg"};
   for (int k = 0; k < kNumVecMathFns; ++k)
     if (name == names[k]) return VecMathFn(k);
   throw ValueError(str_cat("vector_math: unknown function '", name, "'"));
@@ -72,7 +72,7 @@ void bind_activation(py::module_& m) {
       },
       py::arg("fn"), py::arg("x"), py::arg("out"),
       "The active ISA's vector math on a contiguous 1-D float32 array (exp, log, log1p, tanh, sigmoid, erf, "
-      "erfc, normal_tail, normal_pdf); for accuracy tests.");
+      "erfc, normal_tail, normal_pdf, log1p_exp_neg); for accuracy tests.");
   m.def("set_stream_threshold", &set_pointwise_stream_threshold, py::arg("bytes"),
         "Elementwise kernels write with non-temporal stores past this many bytes touched (-1: default, "
         "twice the last-level cache). For tests of the streaming paths.");

@@ -62,7 +62,7 @@ struct Act {
       return VO::tanh(x);
     } else {  // softplus
       const V bx = VO::mul(x, VO::set1(p.beta));
-      const V soft = VO::add(VO::max(VO::zero(), bx), VO::log1p(VO::exp(VO::neg(VO::abs(bx)))));
+      const V soft = VO::add(VO::max(VO::zero(), bx), VO::log1p_exp_neg(VO::abs(bx)));
       return VO::select(VO::gt(bx, VO::set1(p.threshold)), x, VO::mul(soft, VO::set1(1.0f / p.beta)));
     }
   }
@@ -155,6 +155,7 @@ typename VO::V vecmath_one(VecMathFn fn, typename VO::V x) {
     case VecMathFn::erfc: return VO::erfc(x);
     case VecMathFn::normal_tail: return VO::normal_tail(x, &pdf);
     case VecMathFn::normal_pdf: VO::normal_tail(x, &pdf); return pdf;
+    case VecMathFn::log1p_exp_neg: return VO::log1p_exp_neg(x);
   }
   return x;
 }

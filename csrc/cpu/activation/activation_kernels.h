@@ -24,8 +24,8 @@ using ActForwardFn = void (*)(const float* x, float* y, int64_t n, const ActPara
 using ActBackwardFn = void (*)(const float* g, const float* x, float* dx, int64_t n, const ActParams& p, bool stream);
 
 // The vector math on its own, for the accuracy tests: y[i] = fn(x[i]).
-enum class VecMathFn : int { exp, log, log1p, tanh, sigmoid, erf, erfc, normal_tail, normal_pdf };
-constexpr int kNumVecMathFns = 9;
+enum class VecMathFn : int { exp, log, log1p, tanh, sigmoid, erf, erfc, normal_tail, normal_pdf, log1p_exp_neg };
+constexpr int kNumVecMathFns = 10;
 using VecMathKernel = void (*)(VecMathFn fn, const float* x, float* y, int64_t n);
 
 struct ActivationKernels {

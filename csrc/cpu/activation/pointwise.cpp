@@ -190,22 +190,13 @@ double pointwise_run(int ndim, const int64_t* shape, int nops, const PwOperand* 
   Plan p;
   if (!make_plan(ndim, shape, nops, ops, p)) return 0.0;
   const int64_t n = p.numel;
-  if (chunk <= 0) {  // plain map: one even piece per thread (multiples of 64 keep stores aligned)
-    const int64_t threads = std::max(1, get_num_threads());
-    int64_t piece = (n + threads - 1) / threads;
-    piece = std::max(grain, (piece + 63) / 64 * 64);
-    const int64_t pieces = (n + piece - 1) / piece;
-    std::vector<double> partial(size_t(pieces), 0.0);
-    parallel_for(0, pieces, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) partial[c] = run_range(p, c * piece, std::min(n, (c + 1) * piece), fn);
-    });
-    double total = 0.0;
-    for (double v : partial) total += v;
-    return total;
+  if (chunk <= 0) {  // plain map: pieces of `grain` elements (multiples of 64 keep stores aligned)
+    dynamic_for(0, n, (std::max<int64_t>(grain, 64) + 63) / 64 * 64, [&](int64_t lo, int64_t hi) { run_range(p, lo, hi, fn); });
+    return 0.0;
   }
   const int64_t chunks = (n + chunk - 1) / chunk;
   std::vector<double> partial(size_t(chunks), 0.0);
-  parallel_for(0, chunks, std::max<int64_t>(1, grain / chunk), [&](int64_t c0, int64_t c1) {
+  dynamic_for(0, chunks, std::max<int64_t>(1, grain / chunk), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) partial[c] = run_range(p, c * chunk, std::min(n, (c + 1) * chunk), fn);
   });
   double total = 0.0;

@@ -14,12 +14,35 @@
 // Reductions are deterministic: the index space is cut into fixed chunks of `chunk` elements, each
 // chunk's block results are summed in order into one double, and the chunk sums are added in
 // order, so the result does not depend on the thread count.
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 
+#include "common/parallel.h"
 #include "common/tensor.h"
 
 namespace fastnn {
+
+// Like parallel_for, but [begin, end) is cut into ranges of `chunk` items that the threads take
+// one after another from a shared counter. Memory-bound glue kernels use it: on a machine shared
+// with other work a descheduled thread then delays only its current chunk, not a fixed half of
+// the array. Each range is still contiguous (and results never depend on who ran which range).
+template <class F>
+void dynamic_for(int64_t begin, int64_t end, int64_t chunk, const F& f) {
+  if (end <= begin) return;
+  chunk = std::max<int64_t>(chunk, 1);
+  const int64_t n = (end - begin + chunk - 1) / chunk;
+  if (n == 1) {
+    f(begin, end);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  parallel_run(int(std::min<int64_t>(n, 1 << 16)), [&](int, int) {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n;)
+      f(begin + c * chunk, std::min(end, begin + (c + 1) * chunk));
+  });
+}
 
 constexpr int kMaxPointwiseOperands = 6;
 constexpr int64_t kPointwiseSegment = 2048;
@@ -40,9 +63,9 @@ struct PwBlock {
 
 using PwBlockFn = std::function<double(const PwBlock&)>;
 
-// Calls fn over all of shape[0..ndim). chunk > 0: fixed reduction chunks (see above); chunk == 0:
-// a plain map split evenly over the threads. Work below `grain` elements stays on one thread.
-// Returns the sum of fn's results.
+// Calls fn over all of shape[0..ndim), in pieces of about `grain` elements taken dynamically by
+// the threads (dynamic_for). chunk > 0: fixed reduction chunks (see above), and the sum of fn's
+// results is returned; chunk == 0: a plain map, fn's results are ignored and 0 is returned.
 double pointwise_run(int ndim, const int64_t* shape, int nops, const PwOperand* ops, const PwBlockFn& fn,
                      int64_t chunk = 0, int64_t grain = int64_t(1) << 15);
 

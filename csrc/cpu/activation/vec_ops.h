@@ -73,6 +73,7 @@ struct VecScalar {
   static V exp(V x) { return std::exp(x); }
   static V log(V x) { return std::log(x); }
   static V log1p(V x) { return std::log1p(x); }
+  static V log1p_exp_neg(V a) { return std::log1p(std::exp(-a)); }
   static V tanh(V x) { return std::tanh(x); }
   static V erf(V x) { return std::erf(x); }
   static V erfc(V x) { return std::erfc(x); }
@@ -137,6 +138,7 @@ struct VecAvx512 {
   static V exp(V x) { return simd_avx512::exp(x); }
   static V log(V x) { return simd_avx512::log(x); }
   static V log1p(V x) { return simd_avx512::log1p(x); }
+  static V log1p_exp_neg(V a) { return simd_avx512::log1p_exp_neg(a); }
   static V tanh(V x) { return simd_avx512::tanh(x); }
   static V erf(V x) { return simd_avx512::erf(x); }
   static V erfc(V x) { return simd_avx512::erfc(x); }
@@ -191,6 +193,7 @@ struct VecAvx2 {
   static V exp(V x) { return simd_avx2::exp(x); }
   static V log(V x) { return simd_avx2::log(x); }
   static V log1p(V x) { return simd_avx2::log1p(x); }
+  static V log1p_exp_neg(V a) { return simd_avx2::log1p_exp_neg(a); }
   static V tanh(V x) { return simd_avx2::tanh(x); }
   static V erf(V x) { return simd_avx2::erf(x); }
   static V erfc(V x) { return simd_avx2::erfc(x); }

@@ -199,7 +199,7 @@ int64_t rows_per_task(int64_t C) { return std::clamp<int64_t>(16384 / std::max<i
 template <class TaskFn>
 Partial run_tasks(int64_t tasks, int64_t grain, const TaskFn& task) {
   std::vector<Partial> parts(size_t(std::max<int64_t>(tasks, 0)));
-  parallel_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
+  dynamic_for(0, tasks, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t t = lo; t < hi; ++t) parts[size_t(t)] = task(t);
   });
   Partial total;
@@ -349,7 +349,7 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
   const double scale = a.reduction == Reduction::mean ? gs / tw.weight : gs;  // mean, all ignored: NaN
   if (a.reduction == Reduction::mean && !(tw.weight != 0.0)) {
     const PosWalk w2(ops, -1);
-    parallel_for(0, w2.count, std::max<int64_t>(1, 16384 / C), [&](int64_t lo, int64_t hi) {
+    dynamic_for(0, w2.count, std::max<int64_t>(1, 16384 / C), [&](int64_t lo, int64_t hi) {
       int64_t idx[kMaxDims], off[kNumOps];
       w2.begin(lo, idx, off);
       for (int64_t p = lo; p < hi; ++p, w2.next(idx, off))
@@ -364,7 +364,7 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
     const PosWalk walk(ops, -1);
     const int64_t per = rows_per_task(C);
     const bool stream = pointwise_stream_stores(8 * C * walk.count);
-    parallel_for(0, (walk.count + per - 1) / per, 1, [&](int64_t lo, int64_t hi) {
+    dynamic_for(0, (walk.count + per - 1) / per, 1, [&](int64_t lo, int64_t hi) {
       const bool gather = sc != 1 || dsc != 1;
       float* bx = gather ? thread_workspace(1, size_t(C)) : nullptr;
       float* bd = gather ? thread_workspace(2, size_t(C)) : nullptr;
@@ -402,7 +402,7 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
   const int64_t L = lg.shape[q], blocks = (L + kCeColumns - 1) / kCeColumns;
   const int tq = q == 0 ? 0 : q - 1;
   const int64_t ts = a.target.strides[tq], gls = none ? grad_out.strides[tq] : 0;
-  parallel_for(0, walk.count * blocks, std::max<int64_t>(1, 16384 / (C * kCeColumns)), [&](int64_t lo, int64_t hi) {
+  dynamic_for(0, walk.count * blocks, std::max<int64_t>(1, 16384 / (C * kCeColumns)), [&](int64_t lo, int64_t hi) {
     for (int64_t task = lo; task < hi; ++task) {
       int64_t idx[kMaxDims], off[kNumOps];
       walk.begin(task / blocks, idx, off);

@@ -102,7 +102,7 @@ inline typename VO::V bce_logits_term(typename VO::V x, typename VO::V t, const 
                                       int k) {
   using V = typename VO::V;
   const V one = VO::set1(1.0f);
-  const V sp = VO::add(VO::max(VO::zero(), VO::neg(x)), VO::log1p(VO::exp(VO::neg(VO::abs(x)))));
+  const V sp = VO::add(VO::max(VO::zero(), VO::neg(x)), VO::log1p_exp_neg(VO::abs(x)));
   const V lw = HasPW ? VO::fmadd(VO::sub(ld<VO>(pw, i, k, 1.0f), one), t, one) : one;
   V l = VO::fmadd(VO::sub(one, t), x, VO::mul(lw, sp));
   if (HasW) l = VO::mul(l, ld<VO>(w, i, k, 0.0f));

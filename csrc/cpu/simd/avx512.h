@@ -218,5 +218,24 @@ static inline __m512 normal_tail(__m512 a, __m512* pdf) {
   return _mm512_mul_ps(_mm512_mul_ps(e, _mm512_set1_ps(0.5f)), r);
 }
 
+static inline __m512 log1p_exp_neg(__m512 a) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  const __m512 e = exp(_mm512_xor_ps(a, _mm512_set1_ps(-0.0f)));
+  const __mmask16 big = _mm512_cmp_ps_mask(e, _mm512_set1_ps(0.414213562373f), _CMP_GE_OQ);
+  const __m512 num = _mm512_mask_sub_ps(e, big, e, one);
+  const __m512 den = _mm512_add_ps(e, _mm512_mask_blend_ps(big, _mm512_set1_ps(2.0f), _mm512_set1_ps(3.0f)));
+  const __m512 s = _mm512_div_ps(num, den);
+  const __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(2.0f / 11.0f);
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 9.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 7.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 5.0f));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 3.0f));
+  const __m512 k = _mm512_maskz_mov_ps(big, one);
+  __m512 res = _mm512_fmadd_ps(_mm512_mul_ps(s, s2), p, _mm512_add_ps(s, s));
+  res = _mm512_fmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), res);
+  return _mm512_fmadd_ps(k, _mm512_set1_ps(0.693359375f), res);
+}
+
 }  // namespace simd_avx512
 }  // namespace fastnn

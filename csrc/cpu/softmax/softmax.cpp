@@ -102,7 +102,7 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
   if (C == 1 || (xs == 1 && ys == 1)) {  // rows in place
     SliceWalk w(ops, 2, dim, -1);
     const bool stream = pointwise_stream_stores(8 * C * w.count);
-    parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
+    dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
       int64_t off[2];
       for (int64_t r = lo; r < hi; ++r) {
         w.offsets(r, off);
@@ -115,7 +115,7 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
   if (q >= 0) {  // columns: up to kSoftmaxColumns slices side by side
     SliceWalk w(ops, 2, dim, q);
     const int64_t L = x.shape[q], blocks = (L + kSoftmaxColumns - 1) / kSoftmaxColumns;
-    parallel_for(0, w.count * blocks, std::max<int64_t>(1, kGrainElements / (C * kSoftmaxColumns)),
+    dynamic_for(0, w.count * blocks, std::max<int64_t>(1, kGrainElements / (C * kSoftmaxColumns)),
                  [&](int64_t lo, int64_t hi) {
                    int64_t off[2];
                    for (int64_t t = lo; t < hi; ++t) {
@@ -128,7 +128,7 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
     return;
   }
   SliceWalk w(ops, 2, dim, -1);  // anything else: gather each slice
-  parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
+  dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
     float* bx = thread_workspace(1, size_t(C));
     float* by = thread_workspace(2, size_t(C));
     int64_t off[2];
@@ -164,7 +164,7 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
   if (C == 1 || (gs == 1 && ys == 1 && ds == 1)) {
     SliceWalk w(ops, 3, dim, -1);
     const bool stream = pointwise_stream_stores(12 * C * w.count);
-    parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
+    dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
       int64_t off[3];
       for (int64_t r = lo; r < hi; ++r) {
         w.offsets(r, off);
@@ -177,7 +177,7 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
   if (q >= 0) {
     SliceWalk w(ops, 3, dim, q);
     const int64_t L = y.shape[q], blocks = (L + kSoftmaxColumns - 1) / kSoftmaxColumns;
-    parallel_for(0, w.count * blocks, std::max<int64_t>(1, kGrainElements / (C * kSoftmaxColumns)),
+    dynamic_for(0, w.count * blocks, std::max<int64_t>(1, kGrainElements / (C * kSoftmaxColumns)),
                  [&](int64_t lo, int64_t hi) {
                    int64_t off[3];
                    for (int64_t t = lo; t < hi; ++t) {
@@ -190,7 +190,7 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
     return;
   }
   SliceWalk w(ops, 3, dim, -1);
-  parallel_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
+  dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
     float* bg = thread_workspace(1, size_t(C));
     float* by = thread_workspace(2, size_t(C));
     float* bd = thread_workspace(3, size_t(C));
