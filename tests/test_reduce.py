@@ -179,3 +179,18 @@ def test_reductions_any_thread_count(gen, threads):
             np.testing.assert_array_equal(a, b)
         else:
             assert_close(a, b, k=x.size if a.ndim == 0 else 1031)
+
+
+@pytest.mark.parametrize("shape,axis", [((6, 5, 40), (0, 2)), ((40, 3, 33), (0, 2)), ((9, 4, 7, 20), (0, 2, 3)),
+                                        ((50, 20), 0), ((20, 50), 1), ((7, 300), None)])
+def test_max_ties_every_path(isa, gen, shape, axis):
+    """Small integers tie everywhere: the index must be the first occurrence on every path
+    (memory-order rows, split rows, columns)."""
+    from fastnn.testing import randint
+    x = randint(shape, gen=gen, low=-2, high=3)
+    v, i = fastnn.max(x, axis)
+    rv, ri = rr.max(x, axis)
+    np.testing.assert_array_equal(i, ri)
+    np.testing.assert_array_equal(v, rv)
+    x[(0,) * x.ndim] = np.nan
+    np.testing.assert_array_equal(fastnn.max(x, axis)[1], rr.max(x, axis)[1])

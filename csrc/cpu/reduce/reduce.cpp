@@ -18,97 +18,14 @@
 
 #include "cpu/parallel_blocks.h"
 #include "common/workspace.h"
+#include "cpu/reduce/reduce_internal.h"
 #include "cpu/reduce/reduce_kernels.h"
 #include "cpu/view_checks.h"
 
 namespace fastnn {
 namespace {
 
-constexpr int64_t kRunChunk = 1024;             // rows per leaf call in row mode (scratch size)
-constexpr int64_t kColBlock = 8192;             // columns per task in column mode (accumulators in L2)
-constexpr int64_t kMaxPiece = int64_t(1) << 30;  // int32 positions inside the max leaves
-constexpr int kScratchSlot = 3;                 // thread_workspace slot used here
-
-struct RDim {
-  int64_t size, xs, os;
-};
-
-int64_t product(const std::vector<RDim>& dims) {
-  int64_t p = 1;
-  for (const RDim& d : dims) p *= d.size;
-  return p;
-}
-
-// Merges neighbours whose strides make them one axis (x strides, and out strides if kept).
-void coalesce(std::vector<RDim>* dims, bool with_os) {
-  std::vector<RDim> out;
-  for (const RDim& d : *dims) {
-    if (!out.empty()) {
-      RDim& p = out.back();
-      if (p.xs == d.xs * d.size && (!with_os || p.os == d.os * d.size)) {
-        p = {p.size * d.size, d.xs, d.os};
-        continue;
-      }
-    }
-    out.push_back(d);
-  }
-  *dims = out;
-}
-
-// x and out offsets of the row-major flat index `flat` over dims.
-void unravel(const std::vector<RDim>& dims, size_t ndims, int64_t flat, int64_t* xo, int64_t* oo) {
-  int64_t x = 0, o = 0;
-  for (size_t d = ndims; d-- > 0;) {
-    const int64_t q = flat % dims[d].size;
-    flat /= dims[d].size;
-    x += q * dims[d].xs;
-    o += q * dims[d].os;
-  }
-  *xo = x, *oo = o;
-}
-
-// f(first flat index, x offset, out offset, run length, x stride, out stride) for the runs of
-// flat indices [f0, f1) along the innermost of dims (non-empty).
-template <class F>
-void for_runs(const std::vector<RDim>& dims, int64_t f0, int64_t f1, const F& f) {
-  const RDim& in = dims.back();
-  for (int64_t i = f0; i < f1;) {
-    const int64_t pos = i % in.size, len = std::min(in.size - pos, f1 - i);
-    int64_t xo, oo;
-    unravel(dims, dims.size() - 1, i / in.size, &xo, &oo);
-    f(i, xo + pos * in.xs, oo + pos * in.os, len, in.xs, in.os);
-    i += len;
-  }
-}
-
-// A partial result: sum (double) or the first maximum (value, flat index) seen so far.
-struct Part {
-  double sum = 0;
-  float val = -std::numeric_limits<float>::infinity();
-  int64_t idx = -1;
-  // (v, i) comes after everything already seen: it wins only if strictly better.
-  void take_later(float v, int64_t i) {
-    if (idx < 0 || v > val || (std::isnan(v) && !std::isnan(val))) val = v, idx = i;
-  }
-};
-
-struct Ctx {
-  const ReduceKernels* k;
-  ReduceOp op;
-  const float* x;
-  float* out;
-  int64_t* idx;
-  double scale;  // 1/count for mean
-};
-
-void store(const Ctx& c, int64_t oo, const Part& p) {
-  if (c.op == ReduceOp::max) {
-    c.out[oo] = p.val;
-    c.idx[oo] = p.idx;
-  } else {
-    c.out[oo] = float(p.sum * c.scale);
-  }
-}
+using namespace reduce_detail;
 
 // ---- row mode ------------------------------------------------------------------------------
 
@@ -373,6 +290,24 @@ void reduce_impl(const TensorView& x, uint32_t reduced, ReduceOp op, const Tenso
                for (int64_t q = 0; q < len; ++q) c.out[oo + q * os] = v;
              });
     return;
+  }
+  // Memory-order row walk first (several reduced rows per output, contiguous runs last).
+  std::vector<CDim> comb;
+  for (int d = 0, o = 0; d < x.ndim; ++d) {
+    const bool r = reduced >> d & 1;
+    const int64_t os = r ? 0 : out.strides[o++];
+    if (x.shape[d] == 1) continue;
+    if (!comb.empty() && comb.back().reduced == r && comb.back().xs == x.strides[d] * x.shape[d] &&
+        (r || comb.back().os == os * x.shape[d])) {
+      comb.back() = {comb.back().size * x.shape[d], x.strides[d], os, r};
+      continue;
+    }
+    comb.push_back({x.shape[d], x.strides[d], os, r});
+  }
+  if (!comb.empty() && comb.back().reduced && comb.back().xs == 1) {
+    const int64_t Lr = comb.back().size;
+    comb.pop_back();
+    if (run_rows_ordered(c, comb, Lr)) return;
   }
   coalesce(&red, false);
   coalesce(&kept, true);

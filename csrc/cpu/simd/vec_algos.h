@@ -8,9 +8,9 @@
 namespace fastnn {
 namespace {
 
-// Vectors per leaf of the pairwise recursion. Inside a leaf, 2 interleaved accumulator sets
-// of W lanes each sum kPairwiseLeafVectors / 2 elements; leaves combine pairwise, so the
-// rounding error of a length-n sum grows like log2(n / leaf), not n.
+// Vectors per leaf of the pairwise recursion. Inside a leaf, S interleaved accumulator sets of
+// W lanes each sum kPairwiseLeafVectors / S elements; leaves combine pairwise, so the rounding
+// error of a length-n sum grows like log2(n / leaf), not n.
 constexpr int64_t kPairwiseLeafVectors = 64;
 
 // K sums over i in [begin, end): acc(i, m, a) adds the contribution of elements [i, i + m)
@@ -22,19 +22,22 @@ void pairwise_sums(int64_t begin, int64_t end, const Acc& acc, float* out) {
   constexpr int64_t kLeaf = kPairwiseLeafVectors * W;
   const int64_t n = end - begin;
   if (n <= kLeaf) {
-    typename V::reg a0[K], a1[K];
-    for (int k = 0; k < K; ++k) a0[k] = V::zero(), a1[k] = V::zero();
+    // S interleaved accumulator sets: enough independent add chains to cover the add latency
+    // and keep loads in flight (4 for a single sum, 2 when each set already holds K >= 2).
+    constexpr int S = K == 1 ? 4 : 2;
+    typename V::reg a[S][K];
+    for (int s = 0; s < S; ++s)
+      for (int k = 0; k < K; ++k) a[s][k] = V::zero();
     int64_t i = begin;
-    for (; i + 2 * W <= end; i += 2 * W) {
-      acc(i, W, a0);
-      acc(i + W, W, a1);
+    for (; i + S * W <= end; i += S * W)
+      for (int s = 0; s < S; ++s) acc(i + s * W, W, a[s]);
+    for (int s = 0; i + W <= end; i += W, ++s) acc(i, W, a[s]);
+    if (i < end) acc(i, int(end - i), a[S - 1]);
+    for (int k = 0; k < K; ++k) {
+      typename V::reg t = a[0][k];
+      for (int s = 1; s < S; ++s) t = V::add(t, a[s][k]);
+      out[k] = V::reduce_add(t);
     }
-    if (i + W <= end) {
-      acc(i, W, a0);
-      i += W;
-    }
-    if (i < end) acc(i, int(end - i), a1);
-    for (int k = 0; k < K; ++k) out[k] = V::reduce_add(V::add(a0[k], a1[k]));
     return;
   }
   // Split on a leaf boundary so every leaf but the last is full.
