@@ -355,6 +355,8 @@ static inline void transpose8x8(__m256 r[8]) {
   r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
   r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
 // log(1 + exp(-a)) for a ≥ 0 (softplus(-a); BCE with logits), ≤ 3 ulp. With e = exp(-a) ∈ (0, 1],
 // log(1 + e) = 2·atanh(e / (2 + e)) for e < √2 - 1, and ln2 + 2·atanh((e - 1) / (e + 3)) above
 // (both |s| ≤ 0.172): s comes straight from e, so the rounding of 1 + e never enters and one
