@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import backend
 from .._ext import _C
+from . import cuda_gemm
 from .._validate import FLOAT32, check_dtype, check_min_ndim, check_ndim, check_out, may_overlap
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "sigmoid", "tanh", "silu")
@@ -48,10 +49,8 @@ def _rows(x: np.ndarray, n: int) -> np.ndarray:
     return v if v is not None else np.reshape(x, (-1, n))
 
 
-def _check_inputs(fn: str, x: Any, weight: Any, bias: Any, **more: Any):
-    device = backend.common_device(fn, x=x, weight=weight, bias=bias, **more)
-    if device != "cpu":
-        raise NotImplementedError(f"{fn}: only CPU (NumPy) arrays are supported so far, got {device} arrays")
+def _check_inputs(fn: str, x: Any, weight: Any, bias: Any):
+    """CPU arrays: validated x, weight, bias and (out_features, in_features)."""
     x = backend.as_array(x, fn, "x")
     weight = backend.as_array(weight, fn, "weight")
     check_dtype(fn, "x", x)
@@ -71,7 +70,8 @@ def _check_inputs(fn: str, x: Any, weight: Any, bias: Any, **more: Any):
     return x, weight, bias, out_f, in_f
 
 
-def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None, out: Any = None) -> Any:
+def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None, out: Any = None, *,
+           allow_tf32: bool = False, dtype: str | None = None, kernel: str = "auto") -> Any:
     """``act(x @ weight.T + bias)``, float32, as ``torch.nn.functional.linear`` plus a fused activation.
 
     x: (..., in_features)   weight: (out_features, in_features)   bias: (out_features,) or None
@@ -83,6 +83,9 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None,
     memory); x's leading dimensions are flattened as a view when they can be. ``out`` is written
     in place (through a temporary only if it overlaps an input or its leading dimensions cannot
     be flattened without a copy).
+
+    CUDA arrays go to :func:`fastnn.ops.cuda_gemm.linear` (float16 / bfloat16 too; ``allow_tf32``,
+    ``dtype`` and ``kernel`` are described there and ignored on CPU).
     """
     # Fast path (call overhead matters for small layers): 2-D float32 NumPy x and weight, bias
     # None or 1-D float32, no out. C++ validates again either way.
@@ -95,7 +98,9 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None,
         _C.linear(x, weight, bias, _NAMES[activation], y)
         return y
     fn = "linear"
-    x, weight, bias, out_f, in_f = _check_inputs(fn, x, weight, bias, out=out)
+    if backend.common_device(fn, x=x, weight=weight, bias=bias, out=out) == "cuda":
+        return cuda_gemm.linear(x, weight, bias, activation, out, allow_tf32=allow_tf32, dtype=dtype, kernel=kernel)
+    x, weight, bias, out_f, in_f = _check_inputs(fn, x, weight, bias)
     act = _activation_name(fn, activation)
     shape = (*x.shape[:-1], out_f)
     target = None
@@ -113,8 +118,8 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: str | None = None,
     return result
 
 
-def linear_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None,
-                    activation: str | None = None) -> tuple[Any, Any, Any]:
+def linear_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, activation: str | None = None, *,
+                    allow_tf32: bool = False, dtype: str | None = None, kernel: str = "auto") -> tuple[Any, Any, Any]:
     """Gradients of :func:`linear` → ``(grad_x, grad_weight, grad_bias)``.
 
     grad_out: (..., out_features); the other arguments are those given to the forward call.
@@ -127,9 +132,14 @@ def linear_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None,
     never stored here either (one extra GEMM of the forward's size; none without activation).
     ``grad_weight = g.T @ x`` and ``grad_x = g @ weight`` read their operands through strides;
     nothing is transposed in memory.
+
+    CUDA arrays go to :func:`fastnn.ops.cuda_gemm.linear_backward`.
     """
     fn = "linear_backward"
-    x, weight, bias, out_f, in_f = _check_inputs(fn, x, weight, bias, grad_out=grad_out)
+    if backend.common_device(fn, grad_out=grad_out, x=x, weight=weight, bias=bias) == "cuda":
+        return cuda_gemm.linear_backward(grad_out, x, weight, bias, activation, allow_tf32=allow_tf32, dtype=dtype,
+                                         kernel=kernel)
+    x, weight, bias, out_f, in_f = _check_inputs(fn, x, weight, bias)
     act = _activation_name(fn, activation)
     grad_out = backend.as_array(grad_out, fn, "grad_out")
     check_dtype(fn, "grad_out", grad_out)
