@@ -44,36 +44,31 @@ void fill(float* out, int64_t n, float v, bool stream) {
   if (stream) V::stream_fence();
 }
 
-// Two outputs: the aligned-streaming head of ga does not align gb, so only ga streams when the
-// two are not equally aligned; gb uses normal stores then.
+// Two outputs in one pass. Streaming needs whole lines in both, so it is used only when ga and
+// gb sit at the same offset within a cache line (then one span fits both).
 template <class V>
 void mul_backward(const float* g, const float* a, const float* b, float* ga, float* gb, int64_t n, bool stream) {
   constexpr int W = V::W;
-  const int64_t head = stream_head<V>(ga, n, stream);
-  const bool both = stream && stream_head<V>(gb, n, true) == head;
-  int64_t i = 0;
-  if (head) {
-    const int m = int(head);
-    typename V::reg gv = V::load_tail(g, m);
-    V::store_tail(ga, V::mul(gv, V::load_tail(b, m)), m);
-    V::store_tail(gb, V::mul(gv, V::load_tail(a, m)), m);
-    i = head;
+  const bool both = stream && uintptr_t(ga) % 64 == uintptr_t(gb) % 64;
+  int64_t head, body_end, i = 0;
+  stream_span<V>(ga, n, both, &head, &body_end);
+  auto step = [&](int64_t j, int m, bool nt) {
+    typename V::reg gv = V::loadn(g + j, m);
+    typename V::reg x = V::mul(gv, V::loadn(b + j, m)), y = V::mul(gv, V::loadn(a + j, m));
+    if (nt) {
+      V::stream(ga + j, x), V::stream(gb + j, y);
+    } else {
+      V::storen(ga + j, x, m), V::storen(gb + j, y, m);
+    }
+  };
+  if (body_end > head) {
+    for (; i + W <= head; i += W) step(i, W, false);
+    if (i < head) step(i, int(head - i), false);
+    for (i = head; i < body_end; i += W) step(i, W, true);
   }
-  for (; i + W <= n; i += W) {
-    typename V::reg gv = V::load(g + i);
-    typename V::reg x = V::mul(gv, V::load(b + i)), y = V::mul(gv, V::load(a + i));
-    if (stream) V::stream(ga + i, x);
-    else V::store(ga + i, x);
-    if (both) V::stream(gb + i, y);
-    else V::store(gb + i, y);
-  }
-  if (i < n) {
-    const int m = int(n - i);
-    typename V::reg gv = V::load_tail(g + i, m);
-    V::store_tail(ga + i, V::mul(gv, V::load_tail(b + i, m)), m);
-    V::store_tail(gb + i, V::mul(gv, V::load_tail(a + i, m)), m);
-  }
-  if (stream) V::stream_fence();
+  for (; i + W <= n; i += W) step(i, W, false);
+  if (i < n) step(i, int(n - i), false);
+  if (both) V::stream_fence();
 }
 
 template <class V>

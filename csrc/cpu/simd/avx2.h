@@ -66,13 +66,12 @@ struct VecF32 {
   using ireg = __m256i;
   using mask = __m256;
   static constexpr int W = 8;
-  static constexpr int kStreamAlign = 32;  // bytes; stream() needs this alignment
 
   static reg zero() { return _mm256_setzero_ps(); }
   static reg set1(float v) { return _mm256_set1_ps(v); }
   static reg load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
-  static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
+  static void stream(float* p, reg v) { _mm256_stream_ps(p, v); }  // p 32-byte aligned
   static void stream_fence() { _mm_sfence(); }
   // First n lanes (0 < n < W) from p, the others zero; masked lanes are never touched.
   static reg load_tail(const float* p, int n) { return _mm256_maskload_ps(p, tail_mask(n)); }

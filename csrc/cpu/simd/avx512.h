@@ -43,13 +43,12 @@ struct VecF32 {
   using ireg = __m512i;
   using mask = __mmask16;
   static constexpr int W = 16;
-  static constexpr int kStreamAlign = 64;
 
   static reg zero() { return _mm512_setzero_ps(); }
   static reg set1(float v) { return _mm512_set1_ps(v); }
   static reg load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
-  static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
+  static void stream(float* p, reg v) { _mm512_stream_ps(p, v); }  // p 64-byte aligned
   static void stream_fence() { _mm_sfence(); }
   static reg load_tail(const float* p, int n) { return _mm512_maskz_loadu_ps(tail_mask(n), p); }
   static void store_tail(float* p, reg v, int n) { _mm512_mask_storeu_ps(p, tail_mask(n), v); }

@@ -14,7 +14,6 @@ struct VecF32 {
   using ireg = int32_t;
   using mask = bool;
   static constexpr int W = 1;
-  static constexpr int kStreamAlign = 4;
 
   static reg zero() { return 0.0f; }
   static reg set1(float v) { return v; }

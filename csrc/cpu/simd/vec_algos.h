@@ -67,28 +67,40 @@ void prefetch_next(const float* next, int64_t i) {
   if ((i & 15) < V::W) __builtin_prefetch(next + i, 0, 2);
 }
 
-// Elements to write one at a time before y + i reaches V::kStreamAlign (0 when not streaming).
+// Non-temporal stores pay only when they fill whole cache lines: a line written partly by a
+// streaming store leaves the write-combining buffer partial, which memory then has to merge
+// (a read-modify-write). So a streamed row is split into a head up to the first 64-byte line
+// boundary and a remainder after the last whole line, both written with normal stores, and a
+// body of whole lines written with streaming stores.
+constexpr int64_t kLineFloats = 16;  // floats per 64-byte cache line
+
+// Streamed body [*head, *body_end) of an n-float row at y (empty when not streaming).
 template <class V>
-int64_t stream_head(const float* y, int64_t n, bool stream) {
-  if (!stream || V::W == 1) return 0;
-  const uintptr_t a = uintptr_t(V::kStreamAlign), off = uintptr_t(y) % a;
-  const int64_t head = off == 0 ? 0 : int64_t((a - off) / sizeof(float));
-  return head < n ? head : n;
+void stream_span(const float* y, int64_t n, bool stream, int64_t* head, int64_t* body_end) {
+  if (!stream || V::W == 1) {
+    *head = *body_end = 0;
+    return;
+  }
+  int64_t h = int64_t((64 - uintptr_t(y) % 64) % 64 / sizeof(float));
+  h = h < n ? h : n;
+  *head = h;
+  *body_end = h + (n - h) / kLineFloats * kLineFloats;
 }
 
 // y[i] = f(i, m) for i in [0, n) by vectors: f returns the register for elements [i, i + m)
-// (m == V::W, or 0 < m < W at the head and tail). With stream, the aligned body bypasses the
-// caches (non-temporal stores: no read-for-ownership of y); the caller fences once at the end.
+// (m == V::W, or 0 < m < W for a partial vector). With stream, whole cache lines are written
+// with non-temporal stores (no read-for-ownership of y); the caller fences once at the end.
 template <class V, class F>
 void map_row(float* y, int64_t n, bool stream, const F& f) {
   constexpr int W = V::W;
-  int64_t i = stream_head<V>(y, n, stream);
-  if (i > 0) V::store_tail(y, f(0, int(i)), int(i));  // head < W: one partial vector
-  if (stream) {
-    for (; i + W <= n; i += W) V::stream(y + i, f(i, W));
-  } else {
-    for (; i + W <= n; i += W) V::store(y + i, f(i, W));
+  int64_t head, body_end, i = 0;
+  stream_span<V>(y, n, stream, &head, &body_end);
+  if (body_end > head) {
+    for (; i + W <= head; i += W) V::store(y + i, f(i, W));
+    if (i < head) V::store_tail(y + i, f(i, int(head - i)), int(head - i));
+    for (i = head; i < body_end; i += W) V::stream(y + i, f(i, W));
   }
+  for (; i + W <= n; i += W) V::store(y + i, f(i, W));
   if (i < n) V::store_tail(y + i, f(i, int(n - i)), int(n - i));
 }
 
