@@ -31,9 +31,10 @@ def test_avx512_activation_loss_bodies_under_emulation(tmp_path):
         pytest.skip("the emulation is built with -mavx2 -mfma (fused FMAs, as AVX-512 hardware); this CPU lacks them")
     exe = tmp_path / "check"
     # -O0: the check runs in a second either way, and compiles twice as fast
-    build = subprocess.run([cxx, "-std=c++17", "-O0", "-w", "-Wno-psabi", "-mavx2", "-mfma", f"-I{os.path.join(ROOT, 'csrc')}",
-                            f"-I{inc}", os.path.join(ROOT, "tools", "avx512_emulation", "check_activation_loss.cpp"),
-                            "-o", str(exe)], capture_output=True, text=True)
+    src = os.path.join(ROOT, "tools", "avx512_emulation", "check_activation_loss.cpp")
+    build = subprocess.run([cxx, "-std=c++17", "-O0", "-w", "-Wno-psabi", "-mavx2", "-mfma",
+                            f"-I{os.path.join(ROOT, 'csrc')}", f"-I{inc}", src, "-o", str(exe)],
+                           capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
