@@ -94,6 +94,18 @@ def test_first_bad_index_is_reported(gen):
         fastnn.embedding(idx, w)
 
 
+def test_out_argument(isa, gen):
+    w = rand((20, 9), gen=gen)
+    idx = gen.integers(0, 20, (4, 6))
+    out = np.full((4, 6, 9), np.nan, np.float32)
+    assert fastnn.embedding(idx, w, out=out) is out
+    np.testing.assert_array_equal(out, w[idx])
+    g = rand((4, 6, 9), gen=gen)
+    gw = np.full((20, 9), np.nan, np.float32)  # overwritten, not accumulated into
+    assert fastnn.embedding_backward(g, idx, 20, out=gw) is gw
+    np.testing.assert_array_equal(gw, fastnn.embedding_backward(g, idx, 20))
+
+
 def test_empty(isa, gen):
     w = rand((5, 4), gen=gen)
     assert fastnn.embedding(np.zeros((0, 3), np.int64), w).shape == (0, 3, 4)

@@ -20,9 +20,13 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__)
+// FASTNN_AVX512_EMULATION: tools/avx512_emulation builds the AVX-512 bodies without AVX-512
+// flags, every _mm512 intrinsic routed to SIMDe, to test them on machines without AVX-512.
+#if defined(__AVX512F__) || defined(FASTNN_AVX512_EMULATION)
+#define FASTNN_VEC_AVX512 1
 #include "cpu/simd/avx512.h"
 #elif defined(__AVX2__)
+#define FASTNN_VEC_AVX2 1
 #include "cpu/simd/avx2.h"
 #endif
 
@@ -94,7 +98,7 @@ struct VecScalar {
   static float hmax(V v) { return v; }
 };
 
-#if defined(__AVX512F__)
+#if defined(FASTNN_VEC_AVX512)
 struct VecAvx512 {
   using V = __m512;
   using M = __mmask16;
@@ -148,7 +152,7 @@ struct VecAvx512 {
   static float hsum(V v) { return simd_avx512::hsum(v); }
   static float hmax(V v) { return simd_avx512::hmax(v); }
 };
-#elif defined(__AVX2__)
+#elif defined(FASTNN_VEC_AVX2)
 struct VecAvx2 {
   using V = __m256;
   using M = __m256;

@@ -220,13 +220,15 @@ def embedding_cases(quick: bool) -> Iterable[BenchCase]:
     w = _rand((V, D))
     idx = np.random.default_rng(5).integers(0, V, T)
     g = _rand((T, D), seed=6)
+    out, gw = np.empty((T, D), np.float32), np.empty((V, D), np.float32)
     label = f"V={V} D={D} tokens={T}"
-    impls = {"fastnn": lambda: fastnn.embedding(idx, w)}
-    bimpls = {"fastnn": lambda: fastnn.embedding_backward(g, idx, V)}
+    impls = {"fastnn": lambda: fastnn.embedding(idx, w, out=out)}
+    bimpls = {"fastnn": lambda: fastnn.embedding_backward(g, idx, V, out=gw)}
     if torch:
-        tw, ti, tg = torch.from_numpy(w), torch.from_numpy(idx), torch.from_numpy(g)
-        impls["torch"] = lambda: torch.nn.functional.embedding(ti, tw)
-        bimpls["torch"] = lambda: torch.ops.aten.embedding_dense_backward(tg, ti, V, -1, False)
+        tw, ti, tg, to, tgw = (torch.from_numpy(a) for a in (w, idx, g, out, gw))
+        # F.embedding is index_select on the weight; both anchors write preallocated outputs
+        impls["torch"] = lambda: torch.index_select(tw, 0, ti, out=to)
+        bimpls["torch"] = lambda: torch.ops.aten.embedding_dense_backward.out(tg, ti, V, -1, False, out=tgw)
     # lookup: rows read + output written; backward: grad read + the (V, D) gradient zeroed and
     # its touched rows updated (bounded below by writing it once)
     yield BenchCase("embedding", "embedding", label, 2 * F32 * T * D + 8 * T, impls)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backend
 from .._ext import _C
-from ._pointwise import cpu_float32
+from ._pointwise import cpu_float32, finish, output
 
 
 def _indices(fn: str, indices: Any) -> np.ndarray:
@@ -38,8 +38,9 @@ def _padding_idx(fn: str, padding_idx: Any, num_embeddings: int) -> int:
     return p + num_embeddings if p < 0 else p
 
 
-def embedding(indices: Any, weight: Any, padding_idx: Any = None) -> np.ndarray:
-    """weight[indices]: indices (...) int64/int32, weight (num_embeddings, D) float32 → (..., D)."""
+def embedding(indices: Any, weight: Any, padding_idx: Any = None, *, out: Any = None) -> np.ndarray:
+    """weight[indices]: indices (...) int64/int32, weight (num_embeddings, D) float32 → (..., D)
+    (into ``out=`` when given)."""
     fn = "embedding"
     backend.common_device(fn, indices=indices, weight=weight)
     w = cpu_float32(fn, weight=weight)["weight"]
@@ -47,13 +48,15 @@ def embedding(indices: Any, weight: Any, padding_idx: Any = None) -> np.ndarray:
     if w.ndim != 2:
         raise ValueError(f"{fn}: weight must have shape (num_embeddings, embedding_dim), got {w.shape}")
     _padding_idx(fn, padding_idx, w.shape[0])
-    out = np.empty(idx.shape + (w.shape[1],), np.float32)
-    _C.embedding(idx, w, out)
-    return out
+    target, copy_to = output(fn, out, idx.shape + (w.shape[1],), w, in_place=False)
+    _C.embedding(idx, w, target)
+    return finish(target, copy_to)
 
 
-def embedding_backward(grad_out: Any, indices: Any, num_embeddings: int, padding_idx: Any = None) -> np.ndarray:
-    """Gradient w.r.t. the weight: (num_embeddings, D), rows scatter-added from grad_out (..., D)."""
+def embedding_backward(grad_out: Any, indices: Any, num_embeddings: int, padding_idx: Any = None, *,
+                       out: Any = None) -> np.ndarray:
+    """Gradient w.r.t. the weight: (num_embeddings, D), rows scatter-added from grad_out (..., D)
+    (into ``out=`` when given; it is overwritten, not accumulated into)."""
     fn = "embedding_backward"
     backend.common_device(fn, grad_out=grad_out, indices=indices)
     g = cpu_float32(fn, grad_out=grad_out)["grad_out"]
@@ -63,6 +66,6 @@ def embedding_backward(grad_out: Any, indices: Any, num_embeddings: int, padding
     if g.ndim != idx.ndim + 1 or g.shape[:-1] != idx.shape:
         raise ValueError(f"{fn}: grad_out must have shape indices.shape + (D,) = {idx.shape} + (D,), got {g.shape}")
     pad = _padding_idx(fn, padding_idx, int(num_embeddings))
-    out = np.empty((int(num_embeddings), g.shape[-1]), np.float32)
-    _C.embedding_backward(g, idx, pad, out)
-    return out
+    target, copy_to = output(fn, out, (int(num_embeddings), g.shape[-1]), g, in_place=False)
+    _C.embedding_backward(g, idx, pad, target)
+    return finish(target, copy_to)
