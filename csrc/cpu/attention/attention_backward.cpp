@@ -20,24 +20,33 @@ namespace {
 
 constexpr int kBlockSlot = 2, kAccSlot = 3;  // slots 0/1 belong to sgemm
 
-struct BwdScratch {
-  float *qst, *dot, *qr, *dor, *lse, *delta, *dqt, *s, *dp, *bias_tile, *bias_row;
+// Widths (lanes) and row strides of the buffers whose rows run along D / Dv.
+struct Dims {
+  int64_t dn, dvn;    // D, Dv rounded up to the vector width: the lanes the dK/dV products compute
+  int64_t ldd, lddv;  // row strides, padded_ld(D) / padded_ld(Dv)
 };
 
-BwdScratch carve_bwd(Carver& c, const Leaves& lv, const Problem& p, int64_t dp_pad, int64_t dvp_pad) {
-  const int64_t ld = lv.bq;
+struct BwdScratch {
+  int64_t ld;  // padded_ld(bq)
+  float *qst, *dot, *qr, *dor, *lse, *delta, *dqt, *s, *dp, *bias_tile, *bias_row, *kp, *vp;
+};
+
+BwdScratch carve_bwd(Carver& c, const Leaves& lv, const Problem& p, const Dims& dm) {
   BwdScratch w;
-  w.qst = c.carve(p.D * ld);     // (scale·Q)ᵀ [D][ld]
-  w.dot = c.carve(p.Dv * ld);    // dOᵀ [Dv][ld]
-  w.qr = c.carve(ld * dp_pad);   // Q rows [ld][Dp]
-  w.dor = c.carve(ld * dvp_pad); // dO rows [ld][Dvp]
+  const int64_t ld = w.ld = padded_ld(lv.bq);
+  w.qst = c.carve(p.D * ld);        // (scale·Q)ᵀ [D][ld]
+  w.dot = c.carve(p.Dv * ld);       // dOᵀ [Dv][ld]
+  w.qr = c.carve(lv.bq * dm.ldd);   // Q rows [bq][ldd]
+  w.dor = c.carve(lv.bq * dm.lddv); // dO rows [bq][lddv]
   w.lse = c.carve(ld);
   w.delta = c.carve(ld);
-  w.dqt = c.carve(p.D * ld);     // dQᵀ accumulator [D][ld]
-  w.s = c.carve(lv.bk * ld);     // Sᵀ → Pᵀ
-  w.dp = c.carve(lv.bk * ld);    // dPᵀ → dSᵀ
+  w.dqt = c.carve(p.D * ld);        // dQᵀ accumulator [D][ld]
+  w.s = c.carve(lv.bk * ld);        // Sᵀ → Pᵀ
+  w.dp = c.carve(lv.bk * ld);       // dPᵀ → dSᵀ
   w.bias_tile = p.mask.p ? c.carve(lv.bk * ld) : nullptr;
   w.bias_row = p.mask.p ? c.carve(lv.bk) : nullptr;
+  w.kp = worth_packing(p.k.sl, p.k.sd) ? c.carve(lv.bk * dm.ldd) : nullptr;   // K block [bk][ldd]
+  w.vp = worth_packing(p.v.sl, p.v.sd) ? c.carve(lv.bk * dm.lddv) : nullptr;  // V block [bk][lddv]
   return w;
 }
 
@@ -47,23 +56,24 @@ struct BwdArgs {
   const Operand &go, &out;
   const Lse& lse;
   const Operand& dq;
-  int64_t Dp, Dvp;
+  Dims dm;
 };
 
 // Query rows [q0, q0 + nq) of head h against every key they see; dK/dV accumulate into
-// dk_acc [Lk][Dp] / dv_acc [Lk][Dvp] (unscaled), dQ rows are written out.
+// dk_acc [Lk][ldd] / dv_acc [Lk][lddv] (unscaled), dQ rows are written out.
 void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t nq, const BwdScratch& w,
                     float* dk_acc, float* dv_acc) {
   const Leaves& lv = a.lv;
   const Problem& p = a.p;
-  const int64_t ld = lv.bq, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
+  const Dims& dm = a.dm;
+  const int64_t ld = w.ld, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
   // Pack Q and dO both ways, lse (+inf for rows without keys, so P = 0) and Δ.
   for (int64_t i = 0; i < nqp; ++i) {
-    float* qr = w.qr + i * a.Dp;
-    float* dr = w.dor + i * a.Dvp;
+    float* qr = w.qr + i * dm.ldd;
+    float* dr = w.dor + i * dm.lddv;
     if (i >= nq) {
-      for (int64_t d = 0; d < a.Dp; ++d) qr[d] = 0.0f;
-      for (int64_t d = 0; d < a.Dvp; ++d) dr[d] = 0.0f;
+      for (int64_t d = 0; d < dm.dn; ++d) qr[d] = 0.0f;
+      for (int64_t d = 0; d < dm.dvn; ++d) dr[d] = 0.0f;
       for (int64_t d = 0; d < p.D; ++d) w.qst[d * ld + i] = 0.0f;
       for (int64_t d = 0; d < p.Dv; ++d) w.dot[d * ld + i] = 0.0f;
       w.lse[i] = __builtin_inff();
@@ -76,7 +86,7 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
       qr[d] = x;
       w.qst[d * ld + i] = p.scale * x;
     }
-    for (int64_t d = p.D; d < a.Dp; ++d) qr[d] = 0.0f;
+    for (int64_t d = p.D; d < dm.dn; ++d) qr[d] = 0.0f;
     const float* gs = a.go.at(b, h, q0 + i);
     const float* os = a.out.at(b, h, q0 + i);
     double delta = 0.0;
@@ -86,7 +96,7 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
       w.dot[d * ld + i] = g;
       delta += double(g) * double(os[d * a.out.sd]);
     }
-    for (int64_t d = p.Dv; d < a.Dvp; ++d) dr[d] = 0.0f;
+    for (int64_t d = p.Dv; d < dm.dvn; ++d) dr[d] = 0.0f;
     const float l = *a.lse.at(b, h, q0 + i);
     w.lse[i] = l == -__builtin_inff() ? __builtin_inff() : l;
     w.delta[i] = float(delta);
@@ -104,19 +114,20 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
     // Lanes before i0 see none of this block's keys (P = dS = 0): skipped.
     const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
     if (n == 0) continue;
-    const float* kp = kbase + kb * p.k.sl;
-    const float* vp = vbase + kb * p.v.sl;
+    const Rows kr = block_rows(kbase + kb * p.k.sl, p.k.sl, p.k.sd, nk, p.D, w.kp, dm.ldd);
+    const Rows vr = block_rows(vbase + kb * p.v.sl, p.v.sl, p.v.sd, nk, p.Dv, w.vp, dm.lddv);
     float* s = w.s + i0;
     float* dp = w.dp + i0;
-    lv.gemm(nk, n, p.D, kp, p.k.sl, p.k.sd, w.qst + i0, ld, s, ld, GemmMode::store, nullptr);   // Sᵀ
-    lv.gemm(nk, n, p.Dv, vp, p.v.sl, p.v.sd, w.dot + i0, ld, dp, ld, GemmMode::store, nullptr);  // dPᵀ
-    lv.softmax_bwd(lanes_from(blk, i0), w.lse + i0, w.delta + i0, dp, ld);                       // Pᵀ, dSᵀ
+    lv.gemm(nk, n, p.D, kr.p, kr.sl, kr.sd, w.qst + i0, ld, s, ld, GemmMode::store, nullptr);    // Sᵀ
+    lv.gemm(nk, n, p.Dv, vr.p, vr.sl, vr.sd, w.dot + i0, ld, dp, ld, GemmMode::store, nullptr);  // dPᵀ
+    lv.softmax_bwd(lanes_from(blk, i0), w.lse + i0, w.delta + i0, dp, ld);                     // Pᵀ, dSᵀ
     // dV[kb + j][:] += Σ_i Pᵀ[j][i]·dO[i][:],  dK[kb + j][:] += Σ_i dSᵀ[j][i]·Q[i][:]
-    lv.gemm(nk, a.Dvp, n, s, ld, 1, w.dor + i0 * a.Dvp, a.Dvp, dv_acc + kb * a.Dvp, a.Dvp, GemmMode::accumulate,
+    lv.gemm(nk, dm.dvn, n, s, ld, 1, w.dor + i0 * dm.lddv, dm.lddv, dv_acc + kb * dm.lddv, dm.lddv,
+            GemmMode::accumulate, nullptr);
+    lv.gemm(nk, dm.dn, n, dp, ld, 1, w.qr + i0 * dm.ldd, dm.ldd, dk_acc + kb * dm.ldd, dm.ldd, GemmMode::accumulate,
             nullptr);
-    lv.gemm(nk, a.Dp, n, dp, ld, 1, w.qr + i0 * a.Dp, a.Dp, dk_acc + kb * a.Dp, a.Dp, GemmMode::accumulate, nullptr);
     // dQᵀ[d][i] += Σ_j K[kb + j][d]·dSᵀ[j][i]
-    lv.gemm(p.D, n, nk, kp, p.k.sd, p.k.sl, dp, ld, w.dqt + i0, ld, GemmMode::accumulate, nullptr);
+    lv.gemm(p.D, n, nk, kr.p, kr.sd, kr.sl, dp, ld, w.dqt + i0, ld, GemmMode::accumulate, nullptr);
   }
   for (int64_t i = 0; i < nq; ++i) {
     float* dst = a.dq.at(b, h, q0 + i);
@@ -124,8 +135,8 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
   }
 }
 
-void write_kv_grad(const Problem& p, const Operand& dst, int64_t b, int64_t hk, int64_t n, int64_t ld, float scale,
-                   const float* acc, int64_t rows_begin, int64_t rows_end) {
+void write_kv_grad(const Operand& dst, int64_t b, int64_t hk, int64_t n, int64_t ld, float scale, const float* acc,
+                   int64_t rows_begin, int64_t rows_end) {
   for (int64_t j = rows_begin; j < rows_end; ++j) {
     float* o = dst.at(b, hk, j);
     const float* src = acc + j * ld;
@@ -144,32 +155,31 @@ void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_
   const int64_t nthreads = get_num_threads();
   Leaves lv = leaves;
   lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads));
-  const int64_t Dp = round_up(p.D, lv.lanes), Dvp = round_up(p.Dv, lv.lanes);
+  const Dims dm{round_up(p.D, lv.lanes), round_up(p.Dv, lv.lanes), padded_ld(p.D), padded_ld(p.Dv)};
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
   int64_t nchunks = 1;
   if (units < 2 * nthreads && units % nthreads != 0)
     nchunks = std::max<int64_t>(1, std::min(nqb, (2 * nthreads + units - 1) / units));
   const int64_t tasks = units * nchunks;
-  const int64_t acc_floats = round_up(p.Lk * Dp, 16) + round_up(p.Lk * Dvp, 16);
+  const int64_t dk_floats = round_up(p.Lk * dm.ldd, 16), acc_floats = dk_floats + round_up(p.Lk * dm.lddv, 16);
   AlignedPtr<float> partial;
   if (nchunks > 1) partial = aligned_alloc_array<float>(size_t(tasks * acc_floats));
 
   Carver sizer{nullptr};
-  carve_bwd(sizer, lv, p, Dp, Dvp);
+  carve_bwd(sizer, lv, p, dm);
   const size_t ws_floats = sizer.used;
-  const BwdArgs args{lv, p, grad_out, out, lse, dq, Dp, Dvp};
+  const BwdArgs args{lv, p, grad_out, out, lse, dq, dm};
   std::atomic<int64_t> next{0};
   parallel_run(int(std::min<int64_t>(tasks, 1 << 16)), [&](int, int) {
     Carver c{thread_workspace(kBlockSlot, ws_floats)};
-    const BwdScratch w = carve_bwd(c, lv, p, Dp, Dvp);
+    const BwdScratch w = carve_bwd(c, lv, p, dm);
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < tasks;) {
       const int64_t unit = t / nchunks, chunk = t % nchunks;
       const int64_t b = unit / p.Hkv, hk = unit % p.Hkv;
       float* acc = nchunks > 1 ? partial.get() + size_t(t * acc_floats) : thread_workspace(kAccSlot, acc_floats);
       float* dk_acc = acc;
-      float* dv_acc = acc + round_up(p.Lk * Dp, 16);
-      std::fill(dk_acc, dk_acc + p.Lk * Dp, 0.0f);  // keys no query sees keep a zero gradient
-      std::fill(dv_acc, dv_acc + p.Lk * Dvp, 0.0f);
+      float* dv_acc = acc + dk_floats;
+      std::fill(acc, acc + acc_floats, 0.0f);  // keys no query sees keep a zero gradient
       // Query blocks chunk, chunk + nchunks, ...: an even share of a causal triangle.
       for (int64_t h = hk * p.rep; h < (hk + 1) * p.rep; ++h)
         for (int64_t qbi = chunk; qbi < nqb; qbi += nchunks) {
@@ -177,8 +187,8 @@ void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_
           backward_block(args, b, h, q0, nq, w, dk_acc, dv_acc);
         }
       if (nchunks == 1) {
-        write_kv_grad(p, dk, b, hk, p.D, Dp, p.scale, dk_acc, 0, p.Lk);
-        write_kv_grad(p, dv, b, hk, p.Dv, Dvp, 1.0f, dv_acc, 0, p.Lk);
+        write_kv_grad(dk, b, hk, p.D, dm.ldd, p.scale, dk_acc, 0, p.Lk);
+        write_kv_grad(dv, b, hk, p.Dv, dm.lddv, 1.0f, dv_acc, 0, p.Lk);
       }
     }
   });
@@ -193,14 +203,13 @@ void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_
       for (int64_t c = 1; c < nchunks; ++c) {
         const float* src = sum + size_t(c * acc_floats);
         for (int64_t j = j0; j < j1; ++j) {
-          for (int64_t d = 0; d < Dp; ++d) sum[j * Dp + d] += src[j * Dp + d];
-          const int64_t ov = round_up(p.Lk * Dp, 16);
-          for (int64_t d = 0; d < Dvp; ++d) sum[ov + j * Dvp + d] += src[ov + j * Dvp + d];
+          for (int64_t d = 0; d < p.D; ++d) sum[j * dm.ldd + d] += src[j * dm.ldd + d];
+          for (int64_t d = 0; d < p.Dv; ++d) sum[dk_floats + j * dm.lddv + d] += src[dk_floats + j * dm.lddv + d];
         }
       }
       const int64_t b = unit / p.Hkv, hk = unit % p.Hkv;
-      write_kv_grad(p, dk, b, hk, p.D, Dp, p.scale, sum, j0, j1);
-      write_kv_grad(p, dv, b, hk, p.Dv, Dvp, 1.0f, sum + round_up(p.Lk * Dp, 16), j0, j1);
+      write_kv_grad(dk, b, hk, p.D, dm.ldd, p.scale, sum, j0, j1);
+      write_kv_grad(dv, b, hk, p.Dv, dm.lddv, 1.0f, sum + dk_floats, j0, j1);
     }
   });
 }

@@ -44,12 +44,6 @@ DecodeScratch carve_decode(Carver& c, const Leaves& lv, const Problem& p) {
   return w;
 }
 
-// Copies rows [kb, kb + nk) of a (L, D) view with any strides into dst [nk][D].
-void pack_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t D, float* dst) {
-  for (int64_t j = 0; j < nk; ++j)
-    for (int64_t t = 0; t < D; ++t) dst[j * D + t] = src[j * sl + t * sd];
-}
-
 struct Work {
   int64_t groups;  // row groups of at most kDecodeMaxRows per kv head
   int64_t nsplit, split_len;
@@ -120,8 +114,8 @@ void forward_decode(const Leaves& lv, const Problem& p, const Operand& out, cons
         blk.ldq = w.ldq;
         const float* kp = p.k.at(b, hk, kb);
         const float* vp = p.v.at(b, hk, kb);
-        if (w.kpack) pack_rows(kp, p.k.sl, p.k.sd, nk, p.D, w.kpack);
-        if (w.vpack) pack_rows(vp, p.v.sl, p.v.sd, nk, p.Dv, w.vpack);
+        if (w.kpack) pack_rows(kp, p.k.sl, p.k.sd, nk, p.D, w.kpack, p.D);
+        if (w.vpack) pack_rows(vp, p.v.sl, p.v.sd, nk, p.Dv, w.vpack, p.Dv);
         blk.k = w.kpack ? w.kpack : kp;
         blk.ldk = w.kpack ? p.D : p.k.sl;
         blk.v = w.vpack ? w.vpack : vp;

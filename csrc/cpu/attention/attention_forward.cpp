@@ -14,29 +14,36 @@ namespace {
 
 constexpr int kWorkspaceSlot = 2;  // slots 0/1 belong to sgemm
 
-// Scratch of one query block; every lanes buffer has row length ld = bq.
+// Scratch of one query block. Lanes buffers have row stride ld = padded_ld(bq). K and V blocks whose
+// layout would thrash L1 are copied to kp [bk][ldk] / vp [bk][ldv] (once per query block and key
+// block: 1/(4·bq) of the work).
 struct FwdScratch {
-  float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *alpha;
+  int64_t ld, ldk, ldv;
+  float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *alpha, *kp, *vp;
 };
 
 FwdScratch carve_fwd(Carver& c, const Leaves& lv, const Problem& p) {
-  const int64_t ld = lv.bq;
   FwdScratch w;
-  w.qt = c.carve(p.D * ld);    // (scale·Q)ᵀ [D][ld]
-  w.ot = c.carve(p.Dv * ld);   // Oᵀ unnormalised [Dv][ld]
-  w.s = c.carve(lv.bk * ld);   // Sᵀ, then Pᵀ [bk][ld]
-  w.bias_tile = p.mask.p ? c.carve(lv.bk * ld) : nullptr;
+  w.ld = padded_ld(lv.bq);
+  w.ldk = padded_ld(p.D);
+  w.ldv = padded_ld(p.Dv);
+  w.qt = c.carve(p.D * w.ld);    // (scale·Q)ᵀ [D][ld]
+  w.ot = c.carve(p.Dv * w.ld);   // Oᵀ unnormalised [Dv][ld]
+  w.s = c.carve(lv.bk * w.ld);   // Sᵀ, then Pᵀ [bk][ld]
+  w.bias_tile = p.mask.p ? c.carve(lv.bk * w.ld) : nullptr;
   w.bias_row = p.mask.p ? c.carve(lv.bk) : nullptr;
-  w.m = c.carve(ld);
-  w.l = c.carve(ld);
-  w.alpha = c.carve(ld);
+  w.m = c.carve(w.ld);
+  w.l = c.carve(w.ld);
+  w.alpha = c.carve(w.ld);
+  w.kp = worth_packing(p.k.sl, p.k.sd) ? c.carve(lv.bk * w.ldk) : nullptr;
+  w.vp = worth_packing(p.v.sl, p.v.sd) ? c.carve(lv.bk * w.ldv) : nullptr;
   return w;
 }
 
 // Rows [q0, q0 + nq) of head (b, h): out and lse.
 void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const Lse& lse, int64_t b, int64_t h,
                    int64_t q0, int64_t nq, const FwdScratch& w) {
-  const int64_t ld = lv.bq, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
+  const int64_t ld = w.ld, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
   const float ninf = -__builtin_inff();
   // Pack (scale·Q)ᵀ, zero in the padded lanes so their scores stay finite.
   for (int64_t d = 0; d < p.D; ++d) {
@@ -62,12 +69,13 @@ void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const
     if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
     const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
     if (n == 0) continue;
+    const Rows kr = block_rows(kbase + kb * p.k.sl, p.k.sl, p.k.sd, nk, p.D, w.kp, w.ldk);
+    const Rows vr = block_rows(vbase + kb * p.v.sl, p.v.sl, p.v.sd, nk, p.Dv, w.vp, w.ldv);
     // Sᵀ[j][i] = Σ_d K[kb + j][d] · (scale·Q)ᵀ[d][i]     (lanes i >= i0)
-    lv.gemm(nk, n, p.D, kbase + kb * p.k.sl, p.k.sl, p.k.sd, w.qt + i0, ld, w.s + i0, ld, GemmMode::store, nullptr);
+    lv.gemm(nk, n, p.D, kr.p, kr.sl, kr.sd, w.qt + i0, ld, w.s + i0, ld, GemmMode::store, nullptr);
     lv.softmax_fwd(lanes_from(blk, i0), w.m + i0, w.l + i0, w.alpha + i0);
     // Oᵀ[d][i] = alpha[i]·Oᵀ[d][i] + Σ_j V[kb + j][d] · Pᵀ[j][i]
-    lv.gemm(p.Dv, n, nk, vbase + kb * p.v.sl, p.v.sd, p.v.sl, w.s + i0, ld, w.ot + i0, ld, GemmMode::rescale,
-            w.alpha + i0);
+    lv.gemm(p.Dv, n, nk, vr.p, vr.sd, vr.sl, w.s + i0, ld, w.ot + i0, ld, GemmMode::rescale, w.alpha + i0);
   }
   for (int64_t i = 0; i < nq; ++i) {
     const float li = w.l[i];

@@ -28,6 +28,14 @@ void gemm_tile(int64_t kc, const float* a, int64_t rsa, int64_t ksa, const float
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm256_setzero_ps();
+  // C is read back after the k loop (accumulate / rescale): fetch it now, so the epilogue does not
+  // wait on L2 (the O and dK/dV accumulators live there).
+  if (mode != GemmMode::store) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + v * W), _MM_HINT_T0);
+  }
   const float* ar[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) ar[r] = a + r * rsa;

@@ -1,6 +1,7 @@
 #include "cpu/attention/problem.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace fastnn {
 namespace attn {
@@ -131,6 +132,17 @@ bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq,
     for (int64_t i = nq; i < blk.n; ++i) tile_buf[j * blk.ldbias + i] = 0.0f;
   blk.bias_tile = tile_buf;
   return live;
+}
+
+void pack_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t n, float* dst, int64_t ld) {
+  for (int64_t j = 0; j < nk; ++j) {
+    const float* s = src + j * sl;
+    float* d = dst + j * ld;
+    if (sd == 1)
+      std::memcpy(d, s, size_t(n) * sizeof(float));
+    else
+      for (int64_t t = 0; t < n; ++t) d[t] = s[t * sd];
+  }
 }
 
 int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks) {

@@ -67,6 +67,34 @@ Lse lse_of(const TensorView& t);  // data == nullptr → p == nullptr
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Row stride (floats) for a scratch buffer whose rows hold n floats: a multiple of 16 (64-byte rows
+// for aligned AVX-512 loads) that is an ODD number of cache lines. A stride of an even number of
+// lines folds a tile's rows onto a fraction of the L1 sets (768-byte rows use 16 of 64; 512-byte
+// rows 8), and the tiles then evict each other; an odd stride spreads them over every set.
+inline int64_t padded_ld(int64_t n) {
+  const int64_t ld = round_up(n > 0 ? n : 1, 16);
+  return (ld / 16) % 2 == 0 ? ld + 16 : ld;
+}
+
+// Whether K or V blocks are copied before use: when D is not contiguous, or when the row stride is a
+// multiple of 512 bytes (D = 128, or a fused QKV layout) so that a 64-row block folds onto at most 8
+// of the 64 L1 sets. Other layouts are read in place (copying would cost ~3% at D = 64).
+inline bool worth_packing(int64_t sl, int64_t sd) { return sd != 1 || sl % 128 == 0; }
+
+// Copies rows [0, nk) of a (rows, n) view with element strides (sl, sd) into dst [nk][ld].
+void pack_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t n, float* dst, int64_t ld);
+
+// A block of K or V rows as the kernels read it: in place, or copied when dst is set.
+struct Rows {
+  const float* p;
+  int64_t sl, sd;
+};
+inline Rows block_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t n, float* dst, int64_t ld) {
+  if (!dst) return Rows{src, sl, sd};
+  pack_rows(src, sl, sd, nk, n, dst, ld);
+  return Rows{dst, ld, 1};
+}
+
 // Queries per block: the largest of bq_max, bq_max/2, ..., bq that still yields `min_tasks` blocks over
 // `units` heads (bigger blocks stream K and V from L3/DRAM fewer times: 1.5x at L = 4096, D = 128),
 // never more than Lq rounded up to lv.bq.
