@@ -14,8 +14,10 @@
 #include "common/parallel.h"
 #include "common/tensor.h"
 #include "common/workspace.h"
+#include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/depthwise.h"
 #include "cpu/conv/igemm.h"
+#include "cpu/conv/winograd.h"
 
 namespace fastnn {
 namespace {
@@ -29,14 +31,14 @@ struct PhaseSplit {
   int64_t hp, wp, plane, chan;
 };
 
-PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, AlignedPtr<float>& buf) {
+PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, float*& buf) {
   PhaseSplit ps;
   ps.hp = ceil_div(g.H, g.sh);
   ps.wp = ceil_div(g.W, g.sw);
   ps.plane = ps.hp * ps.wp;
   ps.chan = g.sh * g.sw * ps.plane;
-  buf = aligned_alloc_array<float>(size_t(checked_mul(g.N * g.C, ps.chan, "conv2d")));
-  float* out = buf.get();
+  buf = conv_scratch(ConvScratch::phase_split, size_t(checked_mul(g.N * g.C, ps.chan, "conv2d")));
+  float* out = buf;
   parallel_for(0, g.N * g.C, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t nc = lo; nc < hi; ++nc) {
       const float* src = x + nc * g.H * g.W;
@@ -65,10 +67,14 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
     depthwise_forward(g, x, w, bias, act, y);
     return;
   }
+  if (winograd_forward_applies(g)) {
+    const WinogradProblem wp{g.N, g.C, g.K, g.H, g.W, g.pt, g.pl, g.Ho, g.Wo, x, w, g.C * 9, 9, 3, 1, bias, act, y};
+    if (winograd_conv3x3(wp)) return;  // else a non-finite value: redo directly (IEEE semantics)
+  }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   IgemmProblem p;
   std::vector<IgemmRow> rows(size_t(Cg * T));
-  AlignedPtr<float> split;
+  float* split = nullptr;
   if (g.sh == 1 && g.sw == 1) {
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t r = 0; r < g.R; ++r)
@@ -90,7 +96,7 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
                        ceil_div(g.H - fy, g.sh), ceil_div(g.W - fx, g.sw), floor_div(qy, g.sh),
                        floor_div(qx, g.sw)};
         }
-    p.x = split.get();
+    p.x = split;
     p.x_n = g.C * ps.chan;
     p.x_g = Cg * ps.chan;
   }
@@ -124,6 +130,12 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
   if (depthwise_applies(g)) {
     depthwise_backward_data(g, gy, w, bias, gx);
     return;
+  }
+  if (winograd_backward_data_applies(g)) {
+    // grad_x = 3×3 convolution of grad_out with w[k, c, 2-r, 2-s] (input channel k, output c)
+    const WinogradProblem wp{g.N, g.K, g.C, g.Ho, g.Wo, 2 - g.pt, 2 - g.pl, g.H, g.W, gy, w + 8, 9,
+                             g.C * 9, -3, -1, bias, Activation::none, gx};
+    if (winograd_conv3x3(wp)) return;
   }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   for (int64_t fy = 0; fy < std::min(g.sh, g.H); ++fy) {

@@ -13,6 +13,7 @@
 #include "common/workspace.h"
 #include "cpu/activation_math.h"
 #include "cpu/conv/conv_epilogue.h"
+#include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/igemm_pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -129,7 +130,7 @@ void igemm_conv(const IgemmProblem& p) {
 
   // ---- A: every group's weights as MR-row panels, per KC block: offset(g, k0, i0) =
   //      g*mpad*kred + k0*mpad + i0*kc.
-  AlignedPtr<float> apack = aligned_alloc_array<float>(size_t(p.groups * mpad * p.kred));
+  float* apack = conv_scratch(ConvScratch::igemm_a, size_t(p.groups * mpad * p.kred));
   parallel_for(0, p.groups * npanels_m, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t gi = lo; gi < hi; ++gi) {
       const int64_t g = gi / npanels_m, i0 = gi % npanels_m * mr;
@@ -137,7 +138,7 @@ void igemm_conv(const IgemmProblem& p) {
       const float* ag = p.a + g * p.a_g + i0 * p.a_m;
       for (int64_t k0 = 0; k0 < p.kred; k0 += blk.kc) {
         const int64_t kc = std::min(blk.kc, p.kred - k0);
-        float* dst = apack.get() + g * mpad * p.kred + k0 * mpad + i0 * kc;
+        float* dst = apack + g * mpad * p.kred + k0 * mpad + i0 * kc;
         for (int64_t kk = 0; kk < kc; ++kk) {
           const int64_t off = p.rows[k0 + kk].a_off;
           for (int i = 0; i < m; ++i) dst[kk * mr + i] = ag[i * p.a_m + off];
@@ -169,7 +170,7 @@ void igemm_conv(const IgemmProblem& p) {
       const float* xg = p.x + g * p.x_g;
       float* yg = p.y + g * p.y_g;
       const float* bias = p.bias ? p.bias + g * p.bias_g : nullptr;
-      const float* ag = apack.get() + g * mpad * p.kred;
+      const float* ag = apack + g * mpad * p.kred;
       const int64_t j_begin = p0 * nr, j_end = std::min(ncols, (p0 + chunk) * nr);
       chunk_pieces(p, j_begin, j_end - j_begin, nr, chunk_segs, pieces);
       PackJob job{p.rows, 0, 0, xg, p.x_n, pieces.data(), int64_t(pieces.size()),
