@@ -14,6 +14,7 @@
 #include "common/parallel.h"
 #include "common/tensor.h"
 #include "common/workspace.h"
+#include "cpu/conv/conv_kernels.h"
 #include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/depthwise.h"
 #include "cpu/conv/igemm.h"
@@ -60,16 +61,31 @@ PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, float*& buf) {
 
 // ---- forward ---------------------------------------------------------------------------------
 
-void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                        Activation act, float* y) {
+namespace {
+
+// y = dy · act'(y) in place (y holds the pre-activation).
+void apply_act_grad(const Conv2dGeometry& g, Activation act, const float* dy, float* y) {
+  const ActGradFn act_grad = act_grad_for(active_isa());
+  parallel_for(0, g.N * g.K * g.Ho * g.Wo, 1 << 14,
+               [&](int64_t lo, int64_t hi) { act_grad(y + lo, dy + lo, y + lo, hi - lo, act); });
+}
+
+// y = act(conv(x, w) + bias), or with dy: y = dy · act'(conv(x, w) + bias).
+void conv2d_forward_impl(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                         Activation act, const float* dy, float* y) {
   if (g.N == 0 || g.K == 0 || g.Ho <= 0 || g.Wo <= 0) return;
   if (depthwise_applies(g)) {
-    depthwise_forward(g, x, w, bias, act, y);
+    depthwise_forward(g, x, w, bias, dy ? Activation::none : act, y);
+    if (dy) apply_act_grad(g, act, dy, y);
     return;
   }
   if (winograd_forward_applies(g)) {
-    const WinogradProblem wp{g.N, g.C, g.K, g.H, g.W, g.pt, g.pl, g.Ho, g.Wo, x, w, g.C * 9, 9, 3, 1, bias, act, y};
-    if (winograd_conv3x3(wp)) return;  // else a non-finite value: redo directly (IEEE semantics)
+    const WinogradProblem wp{g.N, g.C, g.K, g.H, g.W, g.pt, g.pl, g.Ho, g.Wo, x, w, g.C * 9, 9, 3, 1, bias,
+                             dy ? Activation::none : act, y};
+    if (winograd_conv3x3(wp)) {  // else a non-finite value: redo directly (IEEE semantics)
+      if (dy) apply_act_grad(g, act, dy, y);
+      return;
+    }
   }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   IgemmProblem p;
@@ -119,7 +135,20 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
   p.bias = bias;
   p.bias_g = Kg;
   p.act = act;
+  p.dy = dy;
   igemm_conv(p);
+}
+
+}  // namespace
+
+void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                        Activation act, float* y) {
+  conv2d_forward_impl(g, x, w, bias, act, nullptr, y);
+}
+
+void conv2d_preact_grad_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                            Activation act, const float* gy, float* out) {
+  conv2d_forward_impl(g, x, w, bias, act, gy, out);
 }
 
 // ---- data gradient ------------------------------------------------------------------------

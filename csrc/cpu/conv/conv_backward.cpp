@@ -13,11 +13,9 @@ void conv2d_backward_cpu(const Conv2dGeometry& g, const float* gy, const float* 
   const float* grad = gy;
   const int64_t ysize = g.N * g.K * g.Ho * g.Wo;
   if (act != Activation::none && ysize > 0) {
-    float* z = conv_scratch(ConvScratch::act_grad, size_t(ysize));
-    conv2d_forward_cpu(g, x, w, bias, Activation::none, z);
-    const ActGradFn act_grad = act_grad_for(active_isa());
-    parallel_for(0, ysize, 1 << 14, [&](int64_t lo, int64_t hi) { act_grad(z + lo, gy + lo, z + lo, hi - lo, act); });
-    grad = z;
+    float* dz = conv_scratch(ConvScratch::act_grad, size_t(ysize));
+    conv2d_preact_grad_cpu(g, x, w, bias, act, gy, dz);
+    grad = dz;
   }
   if (gx) conv2d_backward_data_cpu(g, grad, w, nullptr, gx);
   if (gw) conv2d_backward_weight_cpu(g, grad, x, gw);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "cpu/conv/winograd.h"
+#include "cpu/simd/avx2.h"
 
 namespace fastnn {
 namespace {
@@ -46,22 +47,6 @@ struct VecAvx2 {
 
 #include "cpu/conv/winograd_body.inc"
 
-// 8×8 transpose of r[0..7] in place.
-inline void transpose8(__m256* r) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // m ≤ 6 kernels rows × n ≤ 8 channel lanes → per ξ, n groups of 6 floats (k-minor), written by
 // overlapping 8-float stores in increasing order, the last one cut to 6 floats.
 void wino_weights_mr6_avx2(const float* w, int64_t w_k, int64_t w_c, int64_t w_r, int64_t w_s, int64_t m, int64_t n,
@@ -78,7 +63,7 @@ void wino_weights_mr6_avx2(const float* w, int64_t w_k, int64_t w_c, int64_t w_r
     __m256 r[8];
     for (int i = 0; i < 6; ++i) r[i] = _mm256_load_ps(ub[i][xi]);
     r[6] = r[7] = _mm256_setzero_ps();
-    transpose8(r);  // r[l] = the 6 kernels' values for channel lane l
+    simd_avx2::transpose8x8(r);  // r[l] = the 6 kernels' values for channel lane l
     float* d = dst + xi * xi_stride;
     for (int64_t l = 0; l + 1 < n; ++l) _mm256_storeu_ps(d + l * 6, r[l]);
     float* last = d + (n - 1) * 6;  // 4 + 2 floats (a masked store is microcoded and slow here)
