@@ -226,3 +226,52 @@ def test_conv_transpose1d_matches_reference(isa, gen, cfg):
     ref = rconv.conv_transpose1d_backward(g, x, w, b, stride, padding, opad, groups, dilation)
     for a, d, k in zip(got, ref, ((Cout // groups) * Ks, N * L, N * want.shape[2])):
         assert_close(a, d, k=k)
+
+
+# ---- Winograd F(4x4, 3x3) path (3x3, stride 1, >= 16 channels, >= 64 tiles) ------------------
+
+WINO = [(1, 16, 33, 31, 17, 1), (2, 24, 17, 30, 20, (0, 2)), (4, 16, 13, 15, 32, 2), (1, 40, 29, 36, 16, 0),
+        (5, 17, 14, 14, 19, 1)]
+
+
+@pytest.mark.parametrize("cfg", WINO, ids=[str(i) for i in range(len(WINO))])
+def test_conv2d_winograd_matches_reference(isa, gen, cfg):
+    N, C, H, W, K, padding = cfg
+    check_conv2d(gen, N, C, H, W, K, 3, 3, 1, padding, 1, 1, act="silu")
+
+
+def test_conv2d_winograd_direct_path_when_disabled(isa, gen, monkeypatch):
+    monkeypatch.setenv("FASTNN_CONV_WINOGRAD", "0")
+    for N, C, H, W, K, padding in WINO[:3]:
+        check_conv2d(gen, N, C, H, W, K, 3, 3, 1, padding, 1, 1)
+
+
+def test_conv2d_winograd_nonfinite_falls_back_to_ieee_results(isa, gen):
+    x, w = rand((2, 16, 20, 20), gen=gen), rand((16, 16, 3, 3), gen=gen)
+    x[0, 3, 5, 6] = np.nan
+    x[1, 7, 12, 2] = np.inf
+    x[1, 2, 0, 19] = -np.inf
+    for xx, ww in ((x, w), (np.nan_to_num(x), np.where(np.arange(16)[:, None, None, None] == 4, np.inf, w))):
+        ww = ww.astype(np.float32)
+        with np.errstate(invalid="ignore"):  # inf * 0 (padding) and inf - inf in the oracle
+            want = rconv.conv2d(xx, ww, None, 1, 1)
+        got = fastnn.conv2d(xx, ww, None, 1, 1)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        fin = np.isfinite(want)
+        assert_close(got[fin], want[fin], k=144)
+        g = rand(want.shape, gen=gen)
+        gx = fastnn.conv2d_backward(np.where(fin, g, np.nan).astype(np.float32), np.nan_to_num(xx), ww, None, 1, 1)[0]
+        with np.errstate(invalid="ignore"):
+            rgx = rconv.conv2d_backward(np.where(fin, g, np.nan), np.nan_to_num(xx), ww, None, 1, 1)[0]
+        np.testing.assert_array_equal(np.isnan(gx), np.isnan(rgx))
+
+
+def test_conv_transpose2d_winograd(isa, gen):
+    x, w, b = rand((2, 24, 16, 17), gen=gen), rand((24, 20, 3, 3), gen=gen), rand((20,), gen=gen)
+    want = rconv.conv_transpose2d(x, w, b, 1, 1)
+    assert_close(fastnn.conv_transpose2d(x, w, b, 1, 1), want, k=24 * 9)
+    g = rand(want.shape, gen=gen)
+    for a, d, k in zip(fastnn.conv_transpose2d_backward(g, x, w, b, 1, 1),
+                       rconv.conv_transpose2d_backward(g, x, w, b, 1, 1), (20 * 9, 2 * 16 * 17, 2 * 16 * 17)):
+        assert_close(a, d, k=k)

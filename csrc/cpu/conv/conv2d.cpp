@@ -14,8 +14,11 @@
 #include "common/parallel.h"
 #include "common/tensor.h"
 #include "common/workspace.h"
+#include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/depthwise.h"
 #include "cpu/conv/igemm.h"
+#include "cpu/conv/winograd.h"
 
 namespace fastnn {
 namespace {
@@ -29,14 +32,14 @@ struct PhaseSplit {
   int64_t hp, wp, plane, chan;
 };
 
-PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, AlignedPtr<float>& buf) {
+PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, float*& buf) {
   PhaseSplit ps;
   ps.hp = ceil_div(g.H, g.sh);
   ps.wp = ceil_div(g.W, g.sw);
   ps.plane = ps.hp * ps.wp;
   ps.chan = g.sh * g.sw * ps.plane;
-  buf = aligned_alloc_array<float>(size_t(checked_mul(g.N * g.C, ps.chan, "conv2d")));
-  float* out = buf.get();
+  buf = conv_scratch(ConvScratch::phase_split, size_t(checked_mul(g.N * g.C, ps.chan, "conv2d")));
+  float* out = buf;
   parallel_for(0, g.N * g.C, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t nc = lo; nc < hi; ++nc) {
       const float* src = x + nc * g.H * g.W;
@@ -58,17 +61,36 @@ PhaseSplit phase_split(const Conv2dGeometry& g, const float* x, AlignedPtr<float
 
 // ---- forward ---------------------------------------------------------------------------------
 
-void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
-                        Activation act, float* y) {
+namespace {
+
+// y = dy · act'(y) in place (y holds the pre-activation).
+void apply_act_grad(const Conv2dGeometry& g, Activation act, const float* dy, float* y) {
+  const ActGradFn act_grad = act_grad_for(active_isa());
+  parallel_for(0, g.N * g.K * g.Ho * g.Wo, 1 << 14,
+               [&](int64_t lo, int64_t hi) { act_grad(y + lo, dy + lo, y + lo, hi - lo, act); });
+}
+
+// y = act(conv(x, w) + bias), or with dy: y = dy · act'(conv(x, w) + bias).
+void conv2d_forward_impl(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                         Activation act, const float* dy, float* y) {
   if (g.N == 0 || g.K == 0 || g.Ho <= 0 || g.Wo <= 0) return;
   if (depthwise_applies(g)) {
-    depthwise_forward(g, x, w, bias, act, y);
+    depthwise_forward(g, x, w, bias, dy ? Activation::none : act, y);
+    if (dy) apply_act_grad(g, act, dy, y);
     return;
+  }
+  if (winograd_forward_applies(g)) {
+    const WinogradProblem wp{g.N, g.C, g.K, g.H, g.W, g.pt, g.pl, g.Ho, g.Wo, x, w, g.C * 9, 9, 3, 1, bias,
+                             dy ? Activation::none : act, y};
+    if (winograd_conv3x3(wp)) {  // else a non-finite value: redo directly (IEEE semantics)
+      if (dy) apply_act_grad(g, act, dy, y);
+      return;
+    }
   }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   IgemmProblem p;
   std::vector<IgemmRow> rows(size_t(Cg * T));
-  AlignedPtr<float> split;
+  float* split = nullptr;
   if (g.sh == 1 && g.sw == 1) {
     for (int64_t c = 0; c < Cg; ++c)
       for (int64_t r = 0; r < g.R; ++r)
@@ -90,7 +112,7 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
                        ceil_div(g.H - fy, g.sh), ceil_div(g.W - fx, g.sw), floor_div(qy, g.sh),
                        floor_div(qx, g.sw)};
         }
-    p.x = split.get();
+    p.x = split;
     p.x_n = g.C * ps.chan;
     p.x_g = Cg * ps.chan;
   }
@@ -113,7 +135,20 @@ void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w,
   p.bias = bias;
   p.bias_g = Kg;
   p.act = act;
+  p.dy = dy;
   igemm_conv(p);
+}
+
+}  // namespace
+
+void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                        Activation act, float* y) {
+  conv2d_forward_impl(g, x, w, bias, act, nullptr, y);
+}
+
+void conv2d_preact_grad_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                            Activation act, const float* gy, float* out) {
+  conv2d_forward_impl(g, x, w, bias, act, gy, out);
 }
 
 // ---- data gradient ------------------------------------------------------------------------
@@ -124,6 +159,12 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
   if (depthwise_applies(g)) {
     depthwise_backward_data(g, gy, w, bias, gx);
     return;
+  }
+  if (winograd_backward_data_applies(g)) {
+    // grad_x = 3×3 convolution of grad_out with w[k, c, 2-r, 2-s] (input channel k, output c)
+    const WinogradProblem wp{g.N, g.K, g.C, g.Ho, g.Wo, 2 - g.pt, 2 - g.pl, g.H, g.W, gy, w + 8, 9,
+                             g.C * 9, -3, -1, bias, Activation::none, gx};
+    if (winograd_conv3x3(wp)) return;
   }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
   for (int64_t fy = 0; fy < std::min(g.sh, g.H); ++fy) {

@@ -12,6 +12,11 @@ namespace fastnn {
 void conv2d_forward_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                         Activation act, float* y);
 
+// out = gy · act'(conv(x, w) + bias): the gradient of the pre-activation, recomputing the
+// convolution (fused into its epilogue where the implicit GEMM runs).
+void conv2d_preact_grad_cpu(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
+                            Activation act, const float* gy, float* out);
+
 // gx (N, C, H, W) = the adjoint of the convolution applied to gy (N, K, Ho, Wo), plus
 // bias[c] (length C, may be null): conv_transpose2d's forward.
 void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const float* w, const float* bias,

@@ -4,21 +4,18 @@
 #include "common/workspace.h"
 #include "cpu/conv/conv2d.h"
 #include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/conv_scratch.h"
 
 namespace fastnn {
 
 void conv2d_backward_cpu(const Conv2dGeometry& g, const float* gy, const float* x, const float* w,
                          const float* bias, Activation act, float* gx, float* gw, float* gb) {
   const float* grad = gy;
-  AlignedPtr<float> dz;
   const int64_t ysize = g.N * g.K * g.Ho * g.Wo;
   if (act != Activation::none && ysize > 0) {
-    dz = aligned_alloc_array<float>(size_t(ysize));
-    conv2d_forward_cpu(g, x, w, bias, Activation::none, dz.get());
-    const ActGradFn act_grad = act_grad_for(active_isa());
-    float* z = dz.get();
-    parallel_for(0, ysize, 1 << 14, [&](int64_t lo, int64_t hi) { act_grad(z + lo, gy + lo, z + lo, hi - lo, act); });
-    grad = z;
+    float* dz = conv_scratch(ConvScratch::act_grad, size_t(ysize));
+    conv2d_preact_grad_cpu(g, x, w, bias, act, gy, dz);
+    grad = dz;
   }
   if (gx) conv2d_backward_data_cpu(g, grad, w, nullptr, gx);
   if (gw) conv2d_backward_weight_cpu(g, grad, x, gw);

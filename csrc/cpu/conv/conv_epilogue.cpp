@@ -17,8 +17,8 @@ EpilogueFn conv_epilogue_for(Isa isa) {
   static const EpilogueFn table[kNumIsas] = {
       conv_epilogue_ref,
 #if defined(FASTNN_X86)
-      conv_epilogue_ref,
-      conv_epilogue_ref,
+      conv_epilogue_avx2,
+      conv_epilogue_avx512,
 #else
       conv_epilogue_ref,
       conv_epilogue_ref,

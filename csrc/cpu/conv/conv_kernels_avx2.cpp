@@ -1,5 +1,5 @@
 // Shared convolution leaf kernels, AVX2+FMA: 8×8 register transposes, an 8-lane sum, and the
-// activation gradient (ReLU in registers; other activations through the scalar definition).
+// activation gradient (simd/avx2.h's GEMM-epilogue derivatives).
 #include <immintrin.h>
 
 #include "cpu/conv/conv_kernels.h"
@@ -73,16 +73,37 @@ float reduce_sum_avx2(const float* x, int64_t n) {
   return s;
 }
 
-void act_grad_avx2(const float* z, const float* g, float* out, int64_t n, Activation act) {
+template <Activation A>
+void act_grad_loop(const float* z, const float* g, float* out, int64_t n) {
+  namespace gact = simd_avx2::gemm_act;
   int64_t i = 0;
-  if (act == Activation::relu) {  // g · (z > 0), as a product so NaN/Inf in g propagate as in the reference
-    const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
-    for (; i + 8 <= n; i += 8) {
-      const __m256 d = _mm256_and_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + i), zero, _CMP_GT_OQ), one);
-      _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), d));
-    }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(z + i);
+    __m256 d;
+    if constexpr (A == Activation::relu) d = gact::relu_grad(x);
+    else if constexpr (A == Activation::gelu) d = gact::gelu_grad(x);
+    else if constexpr (A == Activation::gelu_tanh) d = gact::gelu_tanh_grad(x);
+    else if constexpr (A == Activation::sigmoid) d = gact::sigmoid_grad(x);
+    else if constexpr (A == Activation::tanh) d = gact::tanh_grad(x);
+    else if constexpr (A == Activation::silu) d = gact::silu_grad(x);
+    else d = _mm256_set1_ps(1.0f);
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), d));  // a product: NaN/Inf in g propagate
   }
-  for (; i < n; ++i) out[i] = g[i] * activation_derivative(act, z[i]);
+  for (; i < n; ++i) out[i] = g[i] * activation_derivative(A, z[i]);
+}
+
+void act_grad_avx2(const float* z, const float* g, float* out, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::none:
+      for (int64_t i = 0; i < n; ++i) out[i] = g[i];
+      return;
+    case Activation::relu: return act_grad_loop<Activation::relu>(z, g, out, n);
+    case Activation::gelu: return act_grad_loop<Activation::gelu>(z, g, out, n);
+    case Activation::gelu_tanh: return act_grad_loop<Activation::gelu_tanh>(z, g, out, n);
+    case Activation::sigmoid: return act_grad_loop<Activation::sigmoid>(z, g, out, n);
+    case Activation::tanh: return act_grad_loop<Activation::tanh>(z, g, out, n);
+    case Activation::silu: return act_grad_loop<Activation::silu>(z, g, out, n);
+  }
 }
 
 }  // namespace

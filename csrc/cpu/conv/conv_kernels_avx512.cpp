@@ -1,8 +1,9 @@
-// Shared convolution leaf kernels, AVX-512: 16-lane sum and ReLU gradient; transposes use
+// Shared convolution leaf kernels, AVX-512: 16-lane sum and activation gradients; transposes use
 // 8×8 blocks on YMM registers (AVX-512VL machines run them at full width). Compiled and
 // dispatched; unverified on hardware here (no AVX-512 machine).
 #include <immintrin.h>
 
+#include "cpu/conv/conv_act_avx512.h"
 #include "cpu/conv/conv_kernels.h"
 #include "cpu/simd/avx512.h"
 
@@ -62,17 +63,26 @@ float reduce_sum_avx512(const float* x, int64_t n) {
   return s;
 }
 
-void act_grad_avx512(const float* z, const float* g, float* out, int64_t n, Activation act) {
+template <Activation A>
+void act_grad_loop(const float* z, const float* g, float* out, int64_t n) {
   int64_t i = 0;
-  if (act == Activation::relu) {
-    const __m512 zero = _mm512_setzero_ps();
-    for (; i + 16 <= n; i += 16) {
-      const __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(z + i), zero, _CMP_GT_OQ);
-      const __m512 d = _mm512_maskz_mov_ps(pos, _mm512_set1_ps(1.0f));
-      _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(g + i), d));
-    }
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(g + i), conv_act512::act_grad<A>(_mm512_loadu_ps(z + i))));
+  for (; i < n; ++i) out[i] = g[i] * activation_derivative(A, z[i]);
+}
+
+void act_grad_avx512(const float* z, const float* g, float* out, int64_t n, Activation act) {
+  switch (act) {
+    case Activation::none:
+      for (int64_t i = 0; i < n; ++i) out[i] = g[i];
+      return;
+    case Activation::relu: return act_grad_loop<Activation::relu>(z, g, out, n);
+    case Activation::gelu: return act_grad_loop<Activation::gelu>(z, g, out, n);
+    case Activation::gelu_tanh: return act_grad_loop<Activation::gelu_tanh>(z, g, out, n);
+    case Activation::sigmoid: return act_grad_loop<Activation::sigmoid>(z, g, out, n);
+    case Activation::tanh: return act_grad_loop<Activation::tanh>(z, g, out, n);
+    case Activation::silu: return act_grad_loop<Activation::silu>(z, g, out, n);
   }
-  for (; i < n; ++i) out[i] = g[i] * activation_derivative(act, z[i]);
 }
 
 }  // namespace

@@ -13,6 +13,8 @@
 #include "common/workspace.h"
 #include "cpu/activation_math.h"
 #include "cpu/conv/conv_epilogue.h"
+#include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/igemm_pack.h"
 #include "cpu/gemm/ukernel.h"
 
@@ -78,32 +80,38 @@ Blocking blocking_for(const SgemmUkernelInfo& uk, int64_t kred, int64_t M) {
 }
 
 // An edge tile (m ≤ MR rows, n ≤ NR columns, row stride nr in `edge`) into Y: stored on the
-// first KC block, added afterwards, bias + activation on the last. Columns go to
-// ybase + j*y_w when ybase is set, else to yrows + col_off[j].
-void write_edge_tile(const float* edge, int nr, int m, int n, bool first, bool last, float* ybase, int64_t y_w,
-                     float* yrows, const int64_t* col_off, int64_t y_m, const float* bias, Activation act) {
+// first KC block, added afterwards; on the last, bias + activation — or, with dy, the gradient
+// of the pre-activation dy · act'(z). Column j of Y (and dy) is at base + j*y_w when base ≥ 0,
+// else at col_off[j]; rows are y_m apart.
+void write_edge_tile(const float* edge, int nr, int m, int n, bool first, bool last, int64_t base, int64_t y_w,
+                     const int64_t* col_off, int64_t y_m, float* yrows, const float* dyrows, const float* bias,
+                     Activation act) {
   for (int i = 0; i < m; ++i) {
     const float b = bias ? bias[i] : 0.0f;
     for (int j = 0; j < n; ++j) {
-      float* c = ybase ? ybase + i * y_m + j * y_w : yrows + i * y_m + col_off[j];
+      const int64_t off = i * y_m + (base >= 0 ? base + j * y_w : col_off[j]);
       float v = edge[i * nr + j];
-      if (!first) v += *c;
-      if (last) v = apply_activation(act, v + b);
-      *c = v;
+      if (!first) v += yrows[off];
+      if (last) v = dyrows ? dyrows[off] * activation_derivative(act, v + b) : apply_activation(act, v + b);
+      yrows[off] = v;
     }
   }
 }
 
-// Y = act(bias) for every output (empty reduction).
+// Y = act(bias), or dy · act'(bias), for every output (empty reduction).
 void fill_bias_only(const IgemmProblem& p) {
   parallel_for(0, p.groups * p.batch, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t gn = lo; gn < hi; ++gn) {
       const int64_t g = gn / p.batch, n = gn % p.batch;
       for (int64_t m = 0; m < p.M; ++m) {
-        const float v = apply_activation(p.act, p.bias ? p.bias[g * p.bias_g + m] : 0.0f);
-        float* y = p.y + g * p.y_g + n * p.y_n + m * p.y_m;
+        const float z = p.bias ? p.bias[g * p.bias_g + m] : 0.0f;
+        const int64_t off = g * p.y_g + n * p.y_n + m * p.y_m;
+        const float v = apply_activation(p.act, z), d = activation_derivative(p.act, z);
         for (int64_t oy = 0; oy < p.OH; ++oy)
-          for (int64_t ox = 0; ox < p.OW; ++ox) y[oy * p.y_h + ox * p.y_w] = v;
+          for (int64_t ox = 0; ox < p.OW; ++ox) {
+            const int64_t o = off + oy * p.y_h + ox * p.y_w;
+            p.y[o] = p.dy ? p.dy[o] * d : v;
+          }
       }
     }
   });
@@ -129,7 +137,7 @@ void igemm_conv(const IgemmProblem& p) {
 
   // ---- A: every group's weights as MR-row panels, per KC block: offset(g, k0, i0) =
   //      g*mpad*kred + k0*mpad + i0*kc.
-  AlignedPtr<float> apack = aligned_alloc_array<float>(size_t(p.groups * mpad * p.kred));
+  float* apack = conv_scratch(ConvScratch::igemm_a, size_t(p.groups * mpad * p.kred));
   parallel_for(0, p.groups * npanels_m, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t gi = lo; gi < hi; ++gi) {
       const int64_t g = gi / npanels_m, i0 = gi % npanels_m * mr;
@@ -137,7 +145,7 @@ void igemm_conv(const IgemmProblem& p) {
       const float* ag = p.a + g * p.a_g + i0 * p.a_m;
       for (int64_t k0 = 0; k0 < p.kred; k0 += blk.kc) {
         const int64_t kc = std::min(blk.kc, p.kred - k0);
-        float* dst = apack.get() + g * mpad * p.kred + k0 * mpad + i0 * kc;
+        float* dst = apack + g * mpad * p.kred + k0 * mpad + i0 * kc;
         for (int64_t kk = 0; kk < kc; ++kk) {
           const int64_t off = p.rows[k0 + kk].a_off;
           for (int i = 0; i < m; ++i) dst[kk * mr + i] = ag[i * p.a_m + off];
@@ -168,8 +176,9 @@ void igemm_conv(const IgemmProblem& p) {
       cur += chunk;
       const float* xg = p.x + g * p.x_g;
       float* yg = p.y + g * p.y_g;
+      const float* dyg = p.dy ? p.dy + g * p.y_g : nullptr;
       const float* bias = p.bias ? p.bias + g * p.bias_g : nullptr;
-      const float* ag = apack.get() + g * mpad * p.kred;
+      const float* ag = apack + g * mpad * p.kred;
       const int64_t j_begin = p0 * nr, j_end = std::min(ncols, (p0 + chunk) * nr);
       chunk_pieces(p, j_begin, j_end - j_begin, nr, chunk_segs, pieces);
       PackJob job{p.rows, 0, 0, xg, p.x_n, pieces.data(), int64_t(pieces.size()),
@@ -188,11 +197,13 @@ void igemm_conv(const IgemmProblem& p) {
             const float* b = bpack + q * kc * nr;
             // A direct tile: the panel's columns are equally spaced in Y: one output row segment,
             // or consecutive rows of one image when the output plane is dense (NCHW forward).
+            // The extended micro-kernel writes partial tiles (m < MR, n < NR) in place.
             const bool dense_plane = p.y_h == p.OW * p.y_w;
-            const bool direct_cols = n == nr && (ns == 1 || (dense_plane && segs[0].n == segs[ns - 1].n));
-            float* ybase = nullptr;
-            if (direct_cols) {
-              ybase = yg + segs[0].n * p.y_n + segs[0].oy * p.y_h + segs[0].ox0 * p.y_w;
+            const bool uniform = ns == 1 || (dense_plane && segs[0].n == segs[ns - 1].n);
+            const bool direct_cols = uniform && (n == nr || uk.fn_ex);
+            int64_t base_off = 0;
+            if (uniform) {
+              base_off = segs[0].n * p.y_n + segs[0].oy * p.y_h + segs[0].ox0 * p.y_w;
             } else {
               for (int s = 0; s < ns; ++s)
                 for (int64_t l = 0; l < segs[s].len; ++l)
@@ -202,14 +213,26 @@ void igemm_conv(const IgemmProblem& p) {
               const int m = int(std::min<int64_t>(mr, p.M - i0));
               const float* a = ag + k0 * mpad + i0 * kc;
               const float* brow = bias ? bias + i0 : nullptr;
-              if (direct_cols && m == mr) {
-                float* c = ybase + i0 * p.y_m;
+              const int64_t row_off = i0 * p.y_m;
+              if (direct_cols && uk.fn_ex) {
+                float* c = yg + row_off + base_off;
+                SgemmTileEpilogue tep;
+                tep.bias = brow;
+                tep.bias_per_row = true;
+                tep.act = p.act;
+                tep.dy = dyg ? dyg + row_off + base_off : nullptr;
+                tep.rs_dy = p.y_m;
+                tep.cs_dy = p.y_w;
+                const bool with_ep = last && (brow || p.act != Activation::none || dyg);
+                uk.fn_ex(kc, 1.0f, a, b, nr, first ? 0.0f : 1.0f, c, p.y_m, p.y_w, m, int(n), with_ep ? &tep : nullptr);
+              } else if (direct_cols && m == mr && !dyg) {
+                float* c = yg + row_off + base_off;
                 uk.fn(kc, 1.0f, a, b, first ? 0.0f : 1.0f, c, p.y_m, p.y_w);
                 if (last) epilogue(c, p.y_m, p.y_w, m, int(n), brow, p.act);
               } else {
                 uk.fn(kc, 1.0f, a, b, 0.0f, edge, nr, 1);
-                write_edge_tile(edge, nr, m, int(n), first, last, ybase ? ybase + i0 * p.y_m : nullptr, p.y_w,
-                                yg + i0 * p.y_m, col_off, p.y_m, brow, p.act);
+                write_edge_tile(edge, nr, m, int(n), first, last, uniform ? base_off : -1, p.y_w, col_off, p.y_m,
+                                yg + row_off, dyg ? dyg + row_off : nullptr, brow, p.act);
               }
             }
           }

@@ -41,6 +41,9 @@ struct IgemmProblem {
   const float* bias = nullptr;   // bias[g*bias_g + m], or null
   int64_t bias_g = 0;
   Activation act = Activation::none;
+  // Backward of a fused activation: with dy set (same layout as Y), Y = dy · act'(z) where z is
+  // the pre-activation above — computed in the epilogue, z is never stored.
+  const float* dy = nullptr;
 };
 
 // Runs on up to get_num_threads() threads with the active ISA's micro-kernel.

@@ -16,6 +16,7 @@
 #include "common/workspace.h"
 #include "cpu/conv/conv2d.h"
 #include "cpu/conv/conv_kernels.h"
+#include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/depthwise.h"
 #include "cpu/conv/igemm_pack.h"
 #include "cpu/gemm/pack.h"
@@ -164,12 +165,12 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
   const int64_t kc_max = 256;
   const int64_t nc_max = std::max<int64_t>(uk.nr, std::min<int64_t>((NT + uk.nr - 1) / uk.nr * uk.nr, 512));
   const int max_threads = int(std::min<int64_t>(get_num_threads(), total_rows));
-  AlignedPtr<float> acc = aligned_alloc_array<float>(size_t(max_threads) * size_t(wsize));
+  float* acc = conv_scratch(ConvScratch::wgrad_acc, size_t(max_threads) * size_t(wsize));
   int used = 1;
 
   parallel_run(max_threads, [&](int tid, int nthr) {
     if (tid == 0) used = nthr;
-    float* my = acc.get() + size_t(tid) * size_t(wsize);
+    float* my = acc + size_t(tid) * size_t(wsize);
     std::memset(my, 0, sizeof(float) * size_t(wsize));
     const int64_t lo = total_rows * tid / nthr, hi = total_rows * (tid + 1) / nthr;
     if (lo >= hi) return;
