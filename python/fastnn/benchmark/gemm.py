@@ -4,16 +4,14 @@ against the same product followed by separate bias and activation passes. Anchor
 of each in turn), so load changes on a shared machine hit all of them alike."""
 from __future__ import annotations
 
-import statistics
-import time
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ..ops.gemm import matmul
 from ..ops.linear import linear
 from ..testing import rand, rng
-from .harness import Row, Timing
+from .harness import Row, Timing, time_interleaved
 
 SQUARE = [64, 128, 256, 512, 1024, 2048, 4096]
 QUICK_SQUARE = [128, 512]
@@ -37,29 +35,6 @@ BATCHED = [("batched 32x(128x64·64x128)", (32, 128, 64), (32, 64, 128)),
            ("batched 8x(512x512·512x512)", (8, 512, 512), (8, 512, 512))]
 # (label, M, in, out): a transformer MLP up-projection and an inference step.
 LINEAR = [("linear+bias+gelu 2048x768→3072", 2048, 768, 3072), ("linear+bias+gelu 32x1024→4096", 32, 1024, 4096)]
-
-
-def time_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 2, min_runs: int = 5,
-                     min_time: float = 0.5, max_runs: int = 100) -> dict[str, Timing]:
-    """Median wall time of each fn, calling them in turn (fn1, fn2, ... fn1, fn2, ...)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_runs or (time.perf_counter() - start < min_time * len(fns) and rounds < max_runs):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-        rounds += 1
-    out = {}
-    for name, ts in times.items():
-        ts.sort()
-        q = statistics.quantiles(ts, n=10) if len(ts) >= 2 else [ts[0]] * 9
-        out[name] = Timing(statistics.median(ts), q[0], q[-1], len(ts))
-    return out
 
 
 def _torch():

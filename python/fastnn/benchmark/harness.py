@@ -26,9 +26,23 @@ class Timing:
         return (self.p90 - self.p10) / self.median if self.median > 0 else 0.0
 
 
-def time_fn(fn: Callable[[], Any], *, warmup: int = 2, min_runs: int = 5, min_time: float = 0.3,
-            max_runs: int = 200, sync: Callable[[], None] | None = None) -> Timing:
-    """Median wall time of fn() after warm-up; runs at least min_runs times and min_time seconds."""
+# Other libraries' worker threads keep spinning after a call returns (OpenBLAS for about 0.1 s,
+# OpenMP runtimes for milliseconds): timing one implementation right after another charges it for
+# the first one's spinning threads, which on a 2-core machine halves its speed. Each implementation
+# is therefore timed in its own block, after this pause and a warm-up that wakes its own threads.
+SETTLE_SECONDS = 0.25
+
+
+def _timing(times: list[float]) -> Timing:
+    times = sorted(times)
+    q = statistics.quantiles(times, n=10) if len(times) >= 2 else [times[0]] * 9
+    return Timing(statistics.median(times), q[0], q[-1], len(times))
+
+
+def _timed_block(fn: Callable[[], Any], *, warmup: int, min_runs: int, min_time: float, max_runs: int,
+                 sync: Callable[[], None] | None, settle: float) -> list[float]:
+    if settle > 0:
+        time.sleep(settle)
     for _ in range(warmup):
         fn()
     if sync:
@@ -41,9 +55,31 @@ def time_fn(fn: Callable[[], Any], *, warmup: int = 2, min_runs: int = 5, min_ti
         if sync:
             sync()
         times.append(time.perf_counter() - t0)
-    times.sort()
-    q = statistics.quantiles(times, n=10) if len(times) >= 2 else [times[0]] * 9
-    return Timing(statistics.median(times), q[0], q[-1], len(times))
+    return times
+
+
+def time_fn(fn: Callable[[], Any], *, warmup: int = 2, min_runs: int = 5, min_time: float = 0.3,
+            max_runs: int = 200, sync: Callable[[], None] | None = None,
+            settle: float = SETTLE_SECONDS) -> Timing:
+    """Median wall time of fn() after a settling pause and warm-up; runs at least min_runs times and
+    min_time seconds."""
+    return _timing(_timed_block(fn, warmup=warmup, min_runs=min_runs, min_time=min_time, max_runs=max_runs,
+                                sync=sync, settle=settle))
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int = 3, warmup: int = 2, min_runs: int = 5,
+                     min_time: float = 0.5, max_runs: int = 200, sync: Callable[[], None] | None = None,
+                     settle: float = SETTLE_SECONDS) -> dict[str, Timing]:
+    """Median wall time of each fn, timed in alternating blocks (fn1's block, fn2's block, ... and
+    again, `rounds` times) so that a shared machine's changing load hits all of them alike. Each
+    block settles and warms up first (see SETTLE_SECONDS); min_runs and min_time are totals per fn."""
+    per_block_runs = max(1, -(-min_runs // rounds))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name] += _timed_block(fn, warmup=warmup, min_runs=per_block_runs, min_time=min_time / rounds,
+                                        max_runs=max(1, max_runs // rounds), sync=sync, settle=settle)
+    return {name: _timing(ts) for name, ts in times.items()}
 
 
 @dataclass

@@ -15,32 +15,7 @@ import numpy as np
 from .. import get_num_threads, manual_seed, nn, optim
 from ..autograd import kernels
 from ..tensor import Tensor
-from .harness import Row, Timing
-
-
-def time_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 2, min_runs: int = 5,
-                     min_time: float = 1.0, max_runs: int = 50) -> dict[str, Timing]:
-    """Median wall time of each fn, called in turn (fn1, fn2, fn1, fn2, ...) after warm-up."""
-    import statistics
-    import time
-
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    start, rounds = time.perf_counter(), 0
-    while rounds < min_runs or (time.perf_counter() - start < min_time * len(fns) and rounds < max_runs):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-        rounds += 1
-    out = {}
-    for name, ts in times.items():
-        ts.sort()
-        q = statistics.quantiles(ts, n=10) if len(ts) >= 2 else [ts[0]] * 9
-        out[name] = Timing(statistics.median(ts), q[0], q[-1], len(ts))
-    return out
+from .harness import Row, time_interleaved
 
 
 def _torch():

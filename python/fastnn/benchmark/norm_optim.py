@@ -17,8 +17,6 @@ fastnn-prealloc rows carry their ratio against torch-prealloc (torch where there
 """
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any, Callable
 
 import numpy as np
@@ -28,7 +26,7 @@ from ..ops import elementwise as ew
 from ..ops import norm, optim
 from ..ops import reduce as red
 from ..testing import rand, rng
-from .harness import Row, Timing
+from .harness import Row, time_interleaved
 
 F = 4  # bytes per float32
 
@@ -47,33 +45,9 @@ class _Bench:
 
     def add(self, op: str, shape: str, nbytes: float, impls: dict[str, Callable[[], Any] | None]) -> None:
         live = {k: f for k, f in impls.items() if f is not None}
-        for impl, t in _interleaved(live, min_time=0.2 if self.quick else 1.0, min_rounds=5 if self.quick else 10):
+        for impl, t in time_interleaved(live, min_time=0.2 if self.quick else 1.0,
+                                         min_runs=5 if self.quick else 10).items():
             self.rows.append(Row("norm_optim", op, shape, impl, t, bytes=nbytes))
-
-
-def _interleaved(fns: dict[str, Callable[[], Any]], min_time: float, min_rounds: int,
-                 max_rounds: int = 200) -> list[tuple[str, Timing]]:
-    """Times the implementations in alternating rounds (one call each per round, after two
-    warm-up rounds) so that a shared machine's changing load hits all of them alike; medians
-    and deciles per implementation."""
-    for _ in range(2):
-        for f in fns.values():
-            f()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    start = time.perf_counter()
-    rounds = 0
-    while rounds < min_rounds or (time.perf_counter() - start < min_time * len(fns) and rounds < max_rounds):
-        for k, f in fns.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-        rounds += 1
-    out = []
-    for k, ts in times.items():
-        ts.sort()
-        q = statistics.quantiles(ts, n=10)
-        out.append((k, Timing(statistics.median(ts), q[0], q[-1], len(ts))))
-    return out
 
 
 def _norms(b: _Bench, n_big: int) -> None:
