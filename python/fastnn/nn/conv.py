@@ -56,6 +56,15 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    def _check_input(self, x: Tensor) -> None:
+        # The layer's own message: the functional one would blame the weight's shape.
+        nd = len(self.kernel_size) + 2
+        if x.ndim != nd:
+            raise ValueError(f"{type(self).__name__}: expected {nd}D input (N, C, ...), got {x.ndim}D (shape {x.shape})")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{type(self).__name__}: expected {self.in_channels} input channels in dimension 1, "
+                             f"got {x.shape[1]} (shape {x.shape})")
+
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
         if self.padding not in ((0,) * len(self.kernel_size),):
@@ -74,6 +83,7 @@ class Conv1d(_ConvNd):
                          padding_mode, False, 0, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
         pad = self.padding if isinstance(self.padding, str) else self.padding[0]
         return F.conv1d(x, self.weight, self.bias, self.stride[0], pad, self.dilation[0], self.groups)
 
@@ -85,6 +95,7 @@ class Conv2d(_ConvNd):
                          padding_mode, False, 0, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -112,5 +123,6 @@ class ConvTranspose2d(_ConvNd):
         return tuple(pads)
 
     def forward(self, x: Tensor, output_size: Any = None) -> Tensor:
+        self._check_input(x)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self._output_padding(x, output_size), self.groups, self.dilation)

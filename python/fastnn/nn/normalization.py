@@ -55,6 +55,9 @@ class _BatchNorm(Module):
         if x.ndim not in self._ndims:
             raise ValueError(f"{type(self).__name__}: expected {' or '.join(map(str, self._ndims))}D input, "
                              f"got {x.ndim}D (shape {x.shape})")
+        if x.shape[1] != self.num_features:  # before the running stats move: bad input changes nothing
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels in dimension 1, "
+                             f"got {x.shape[1]} (shape {x.shape})")
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data[...] += 1  # a counter, not math on activations
