@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import attention, conv, elementwise, gemm, norm_optim
+from . import minilm
 from . import nn as nn_suite
 
 SUITES = {
@@ -11,4 +12,5 @@ SUITES = {
     "elementwise": elementwise.run,
     "norm_optim": norm_optim.run,
     "nn": nn_suite.run,
+    "minilm": minilm.run,
 }
