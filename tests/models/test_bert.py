@@ -127,11 +127,11 @@ def test_minilm_matches_sentence_transformers(minilm, st_model):
     lengths = [len(x) for x in minilm.tokenize(SENTENCES)]
     assert len(SENTENCES) >= 50 and min(lengths) == 2 and max(lengths) == 256  # [CLS] [SEP] .. 256 tokens
     ref = st_model.encode(SENTENCES, batch_size=16, convert_to_numpy=True)
-    for bs in (1, 7, 32):  # different paddings: none, mixed, wide
-        ours = minilm.encode(SENTENCES, batch_size=bs)
-        assert ours.dtype == np.float32 and ours.shape == (len(SENTENCES), 384)
+    for bs, n in ((32, None), (7, None), (1, 12)):  # different paddings: wide, mixed, none
+        ours = minilm.encode(SENTENCES[:n], batch_size=bs)
+        assert ours.dtype == np.float32 and ours.shape == (len(SENTENCES[:n]), 384)
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
-        cos, diff = _compare(ours, ref)
+        cos, diff = _compare(ours, ref[:n])
         assert cos >= 0.99999, (bs, cos)
         assert diff <= 1e-4, (bs, diff)
 
@@ -430,28 +430,26 @@ def test_missing_tokenizer_file(tmp_path):
 
 # ---- CLI and fine-tuning ---------------------------------------------------------------------
 
-def _cli(*args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "fastnn", "embed", *args], capture_output=True, text=True,
-                          timeout=300, env=env)
-
-
 @needs_minilm
 @needs_tokenizers
-def test_cli_embed(minilm, tmp_path):
+def test_cli_embed(minilm, tmp_path, capsys):
+    from fastnn import cli
+
     texts = ["A man is playing a guitar.", "Someone plays an instrument.", "The stock market crashed."]
-    r = _cli(*texts)
-    assert r.returncode == 0, r.stderr
-    assert "embeddings: 3 x 384 float32" in r.stdout and "[2]" in r.stdout
-    r = _cli(*texts, "--similarity", "--json")
-    assert r.returncode == 0, r.stderr
-    sim = np.array(json.loads(r.stdout)["similarity"])
     e = minilm.encode(texts)
-    np.testing.assert_allclose(sim, e @ e.T, atol=1e-5)
-    r = _cli(*texts, "--similarity")
-    assert "cosine similarity" in r.stdout and " 1.000" in r.stdout
-    r = _cli("x", "--model", str(tmp_path))
-    assert r.returncode == 2 and "has no config.json" in r.stderr
+    # the real entry point once (a subprocess), the other forms in-process
+    r = subprocess.run([sys.executable, "-m", "fastnn", "embed", *texts, "--similarity", "--json"],
+                       capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(np.array(json.loads(r.stdout)["similarity"]), e @ e.T, atol=1e-5)
+    assert cli.main(["embed", *texts]) == 0
+    out = capsys.readouterr().out
+    assert "embeddings: 3 x 384 float32" in out and "[2] [" in out and f"{e[2, 0]:.4f}" in out
+    assert cli.main(["embed", *texts, "--similarity"]) == 0
+    out = capsys.readouterr().out
+    assert "cosine similarity" in out and f"{e[0] @ e[1]:6.3f}" in out
+    assert cli.main(["embed", "x", "--model", str(tmp_path)]) == 2
+    assert "has no config.json" in capsys.readouterr().err
 
 
 @needs_minilm
