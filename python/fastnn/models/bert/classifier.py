@@ -117,7 +117,7 @@ class SentenceClassifier(nn.Module):
             x = layer(x, keep)
         return self._head(x, mask)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int], *, epochs: int = 4, batch_size: int = 16,
+    def fit(self, texts: Sequence[str], labels: Sequence[int], *, epochs: int = 6, batch_size: int = 16,
             lr: float = 1e-2, encoder_lr: float = 1e-4, seed: int = 0) -> list[float]:
         """AdamW on shuffled mini-batches, cross-entropy loss (the head at lr, the fine-tuned
         encoder layers at encoder_lr). -> mean training loss of each epoch."""
