@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import attention, conv, elementwise, gemm, norm_optim
 from . import nn as nn_suite
+from . import train as train_suite
 
 SUITES = {
     "gemm": gemm.run,
@@ -11,4 +12,5 @@ SUITES = {
     "elementwise": elementwise.run,
     "norm_optim": norm_optim.run,
     "nn": nn_suite.run,
+    "train": train_suite.run,
 }
