@@ -31,8 +31,8 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="10 steps per run instead of 100")
-    ap.add_argument("--runs", type=int, default=None, help="timed runs per library (default 5, quick 3)")
+    ap.add_argument("--quick", action="store_true", help="5 steps per run instead of 100")
+    ap.add_argument("--runs", type=int, default=None, help="timed runs per library (default 5, quick 2)")
     ap.add_argument("--threads", type=int, default=None, help="threads for both libraries (default: fastnn's)")
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(__file__), "results"))
     args = ap.parse_args(argv)

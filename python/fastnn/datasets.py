@@ -275,10 +275,14 @@ class CharVocab:
         return len(self.chars)
 
     def encode(self, text: str) -> np.ndarray:
-        try:
-            return np.array([self.index[c] for c in text], dtype=np.int64)
-        except KeyError as exc:
-            raise ValueError(f"CharVocab.encode: character {exc.args[0]!r} is not in the vocabulary") from None
+        """int64 ids of the characters of `text` (vectorised: a 5 MB text takes a fraction of a second)."""
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+        table = np.array([ord(c) for c in self.chars], dtype=np.uint32)  # sorted, as self.chars is
+        ids = np.minimum(np.searchsorted(table, codes), len(table) - 1)
+        bad = np.flatnonzero(table[ids] != codes)
+        if len(bad):
+            raise ValueError(f"CharVocab.encode: character {text[bad[0]]!r} is not in the vocabulary")
+        return ids.astype(np.int64)
 
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in np.asarray(ids).reshape(-1))
@@ -296,10 +300,8 @@ def char_windows(text: str, seq_len: int, stride: int | None = None, vocab: Char
     stride = stride or seq_len
     if len(ids) < seq_len + 1:
         raise ValueError(f"char_windows: text of {len(ids)} characters is too short for seq_len {seq_len}")
-    starts = np.arange(0, len(ids) - seq_len, stride)
-    x = np.stack([ids[s:s + seq_len] for s in starts])
-    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
-    return x, y, vocab
+    windows = np.lib.stride_tricks.sliding_window_view(ids, seq_len + 1)[::stride]  # (N, L+1) views
+    return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:]), vocab
 
 
 # ---------------------------------------------------------------------------
