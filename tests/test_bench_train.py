@@ -49,7 +49,7 @@ def test_workloads_run_and_rows_carry_both_libraries(monkeypatch):
     loads = [btrain.cnn_workload(steps=1, batch_size=8), btrain.gpt_workload(steps=1, batch_size=4, block=16, d=32)]
     for w in loads:
         assert w.params[0] == w.params[1] > 0
-        times = harness.time_alternating({"fastnn": w.fastnn_run, "torch": w.torch_run}, runs=2, warmup=0)
+        times = btrain.time_epochs({"fastnn": w.fastnn_run, "torch": w.torch_run}, runs=2, warmup=False)
         assert set(times) == {"fastnn", "torch"} and all(t.runs == 2 and t.median > 0 for t in times.values())
     rows = [harness.Row("train", "cnn", "s", impl, t) for impl, t in times.items()]
     harness.attach_ratios(rows)

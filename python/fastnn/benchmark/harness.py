@@ -82,26 +82,6 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], *, rounds: int = 3, warm
     return {name: _timing(ts) for name, ts in times.items()}
 
 
-def time_alternating(fns: dict[str, Callable[[], Any]], runs: int, warmup: int = 1) -> dict[str, Timing]:
-    """For long calls (whole training epochs): `warmup` calls of each fn, then `runs` rounds calling each fn
-    once in turn (a, b, a, b, ...), so load changes on a shared machine hit all alike; median and p10/p90."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    out = {}
-    for name, ts in times.items():
-        ts.sort()
-        q = statistics.quantiles(ts, n=10, method="inclusive") if len(ts) >= 2 else [ts[0]] * 9
-        out[name] = Timing(statistics.median(ts), q[0], q[-1], len(ts))
-    return out
-
-
 @dataclass
 class Row:
     family: str

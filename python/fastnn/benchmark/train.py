@@ -4,7 +4,8 @@ PyTorch on the CPU (a plain training loop doing the same bookkeeping: loss and a
 with identical architecture, initialisation scheme, batch size, optimizer, data and thread count.
 
 One measured "run" is `steps` optimizer steps over shuffled batches; runs of the two libraries
-alternate (fastnn, torch, fastnn, ...) so load changes on a shared machine hit both alike. The
+alternate (fastnn, torch, fastnn, ...; harness.time_interleaved, with its settling pause) so load
+changes on a shared machine hit both alike. The
 ratio is torch time / fastnn time (> 1: fastnn faster).
 
 CNN: `fastnn.models.ConvNet` on 28x28 images as `fastnn train cnn --dataset mnist` trains it
@@ -21,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import get_num_threads, manual_seed
-from .harness import Row, time_alternating
+from .harness import Row, Timing, time_interleaved
 
 
 @dataclass
@@ -190,6 +191,16 @@ def gpt_workload(steps: int, batch_size: int = 32, block: int = 64, d: int = 128
 
 
 # ----------------------------------------------------------------------------- suite
+def time_epochs(fns: dict[str, Callable[[], Any]], runs: int, warmup: bool = True) -> dict[str, Timing]:
+    """Each fn is one whole training run (seconds long): one warm-up call each, then `runs` alternating
+    blocks of one timed call (harness.time_interleaved: a settling pause before each block)."""
+    if warmup:
+        for fn in fns.values():
+            fn()
+    return time_interleaved(fns, rounds=runs, warmup=0, min_runs=runs, min_time=0.0, max_runs=runs)
+
+
+# ----------------------------------------------------------------------------- suite
 def workloads(quick: bool) -> list[Workload]:
     return [cnn_workload(steps=5 if quick else 100), gpt_workload(steps=5 if quick else 100)]
 
@@ -208,7 +219,7 @@ def measure(quick: bool = False, runs: int | None = None) -> tuple[list[Row], li
         fns = {"fastnn": w.fastnn_run}
         if w.torch_run is not None:
             fns["torch"] = w.torch_run
-        for impl, t in time_alternating(fns, runs).items():
+        for impl, t in time_epochs(fns, runs).items():
             rows.append(Row("train", w.name, w.shape, impl, t))
     return rows, loads
 
