@@ -59,7 +59,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
                  x_label: str = "epoch") -> str:
     """Curves of a `History.history` dict: one panel for the losses (every key ending in 'loss', train
     and validation) and one for the other metrics (accuracy, ...), train solid and val_ dashed."""
-    keys = [k for k, v in history.items() if len(v)]
+    keys = [k for k, v in history.items() if len(v) and k != "lr"]
     if not keys:
         raise ValueError("plot_history: the history is empty (train for at least one epoch)")
     losses = [k for k in keys if k.removeprefix("val_").endswith("loss")]

@@ -55,6 +55,7 @@ class Task:
     lr: float
     test: tuple | None = None  # evaluated once after training (MNIST's test split)
     steps_per_epoch: int | None = None
+    lr_decay: float | None = None  # learning rate multiplied by this after every epoch
     after: Callable | None = None  # (model, out_dir or None) -> prints/writes a model-specific demonstration
     dataset: str = ""
 
@@ -121,7 +122,9 @@ def make_task(name: str, seed: int = 0, epochs: int | None = None, dataset: str 
             ep, lr, bs = (10 if big else 20), 1e-3 if big else 3e-3, 64 if big else 32
         elif name == "cnn":
             model = models.ConvNet(1, k, image_size=side, channels=(16, 32), hidden=128, dropout=0.25)
-            ep, lr, bs = (3, 2e-3, 128) if big else (15, 2e-3, 32)
+            ep, lr, bs = (5, 2e-3, 128) if big else (15, 2e-3, 32)
+            return Task(model, desc, x, y, val, epochs or ep, bs, lr, test, dataset=dataset,
+                        lr_decay=0.6 if big else 0.85)
         elif name == "lenet":
             model, ep, lr, bs = models.LeNet(1, k, image_size=side), 10 if big else 20, 1e-3 if big else 3e-3, 32
         else:
@@ -252,10 +255,13 @@ def run(name: str, epochs: int | None = None, device: str = "cpu", batch_size: i
     bs = batch_size or task.batch_size
     if spe:
         print(f"an epoch here is {spe} steps of batch {bs}")
+    cbs = [callbacks.TimeLimit(time_limit)] if time_limit else []
+    if task.lr_decay:
+        cbs.append(callbacks.LearningRateScheduler(lambda epoch, _: lr * task.lr_decay ** epoch))
     start = time.perf_counter()
     history = model.fit(task.x, task.y, epochs=task.epochs, batch_size=bs, validation_data=task.val,
                         verbose=verbose, seed=seed, steps_per_epoch=spe,
-                        callbacks=[callbacks.TimeLimit(time_limit)] if time_limit else None)
+                        callbacks=cbs)
     seconds = time.perf_counter() - start
     model.summary()
     final = {k: v[-1] for k, v in history.history.items()}

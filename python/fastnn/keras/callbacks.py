@@ -11,7 +11,7 @@ import os
 import time
 from typing import Callable, Iterable
 
-__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "TimeLimit"]
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "TimeLimit", "LearningRateScheduler"]
 
 
 class Callback:
@@ -225,6 +225,37 @@ class TimeLimit(Callback):
             self.model.stop_training = True
             if self.params.get("verbose", 0):
                 print(f"Epoch {epoch + 1}: time limit of {self.seconds:.0f} s reached, stopping")
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at the start of each epoch to `schedule(epoch, lr)` (epoch
+    0-based, lr the current one), as Keras' callback of that name; the value goes into the logs as "lr"."""
+
+    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def _groups(self):
+        opt = getattr(self.model, "optimizer", None)
+        groups = getattr(opt, "param_groups", None)
+        if not groups:
+            raise ValueError("LearningRateScheduler: the model's optimizer has no param_groups with an 'lr'")
+        return groups
+
+    def on_epoch_begin(self, epoch, logs=None):
+        groups = self._groups()
+        lr = float(self.schedule(epoch, float(groups[0]["lr"])))
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"LearningRateScheduler: schedule returned {lr} for epoch {epoch}; it must be > 0")
+        for g in groups:
+            g["lr"] = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.3g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = float(self._groups()[0]["lr"])
 
 
 class LambdaCallback(Callback):
