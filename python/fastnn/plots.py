@@ -72,6 +72,9 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
             v = np.asarray(history[k], dtype=np.float64)
             ax.plot(np.arange(1, len(v) + 1), v, "--" if k.startswith("val_") else "-", marker="o" if len(v) < 30 else None,
                     markersize=3, label=k)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(x_label)
         ax.set_ylabel("loss" if group is losses else "metric")
         ax.grid(True, alpha=0.3)

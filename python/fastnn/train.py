@@ -122,9 +122,9 @@ def make_task(name: str, seed: int = 0, epochs: int | None = None, dataset: str 
             ep, lr, bs = (10 if big else 20), 1e-3 if big else 3e-3, 64 if big else 32
         elif name == "cnn":
             model = models.ConvNet(1, k, image_size=side, channels=(16, 32), hidden=128, dropout=0.25)
-            ep, lr, bs = (5, 2e-3, 128) if big else (15, 2e-3, 32)
+            ep, lr, bs = (3, 2e-3, 128) if big else (8, 2e-3, 32)
             return Task(model, desc, x, y, val, epochs or ep, bs, lr, test, dataset=dataset,
-                        lr_decay=0.6 if big else 0.85)
+                        lr_decay=None if big else 0.75)
         elif name == "lenet":
             model, ep, lr, bs = models.LeNet(1, k, image_size=side), 10 if big else 20, 1e-3 if big else 3e-3, 32
         else:
