@@ -285,3 +285,21 @@ def test_dense_activations_fused_or_not_match_numpy(act, ref):
     out = dense(fastnn.Tensor(x)).numpy()
     w, b = dense.linear.weight.numpy(), dense.linear.bias.numpy()
     np.testing.assert_allclose(out, ref(x.astype(np.float64) @ w.T + b), rtol=1e-5, atol=1e-6)
+
+
+def test_learning_rate_scheduler_and_time_limit(monkeypatch):
+    model, x, y = _small()
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: 1e-2 * 0.5 ** epoch)
+    h = model.fit(x, y, epochs=3, batch_size=64, callbacks=[sched], verbose=0)
+    assert h.history["lr"] == pytest.approx([1e-2, 5e-3, 2.5e-3])
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(2.5e-3)
+    with pytest.raises(ValueError, match="schedule returned -1.0 for epoch 0"):
+        model.fit(x, y, epochs=1, callbacks=[callbacks.LearningRateScheduler(lambda e, lr: -1.0)], verbose=0)
+    clock = iter(range(0, 1000, 10))  # every perf_counter call advances 10 s
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: float(next(clock)))
+    limit = callbacks.TimeLimit(25)
+    h = model.fit(x, y, epochs=50, batch_size=64, callbacks=[limit], verbose=0)
+    assert limit.stopped_epoch == len(h.epoch) - 1 < 5
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        callbacks.TimeLimit(0)

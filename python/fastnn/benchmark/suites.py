@@ -4,6 +4,7 @@ from __future__ import annotations
 from . import attention, conv, elementwise, gemm, norm_optim
 from . import minilm
 from . import nn as nn_suite
+from . import train as train_suite
 
 SUITES = {
     "gemm": gemm.run,
@@ -13,4 +14,5 @@ SUITES = {
     "norm_optim": norm_optim.run,
     "nn": nn_suite.run,
     "minilm": minilm.run,
+    "train": train_suite.run,
 }

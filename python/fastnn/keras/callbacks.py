@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import Callable, Iterable
 
-__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback"]
+__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "LambdaCallback", "TimeLimit", "LearningRateScheduler"]
 
 
 class Callback:
@@ -201,6 +202,60 @@ class ModelCheckpoint(_Monitor):
         if self.verbose:
             note = f" ({self.monitor} improved to {self.best:.4f})" if self.save_best_only else ""
             print(f"Epoch {epoch + 1}: saved {path}{note}")
+
+
+class TimeLimit(Callback):
+    """Stop training at the end of the first epoch that ends `seconds` or more after training began (a
+    budget for long runs; with fit(steps_per_epoch=k) the check comes every k steps)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"TimeLimit: seconds must be > 0, got {seconds}")
+        self.seconds = float(seconds)
+        self.start = 0.0
+        self.stopped_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.start, self.stopped_epoch = time.perf_counter(), None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.perf_counter() - self.start >= self.seconds:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.params.get("verbose", 0):
+                print(f"Epoch {epoch + 1}: time limit of {self.seconds:.0f} s reached, stopping")
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at the start of each epoch to `schedule(epoch, lr)` (epoch
+    0-based, lr the current one), as Keras' callback of that name; the value goes into the logs as "lr"."""
+
+    def __init__(self, schedule: Callable[[int, float], float], verbose: int = 0) -> None:
+        super().__init__()
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def _groups(self):
+        opt = getattr(self.model, "optimizer", None)
+        groups = getattr(opt, "param_groups", None)
+        if not groups:
+            raise ValueError("LearningRateScheduler: the model's optimizer has no param_groups with an 'lr'")
+        return groups
+
+    def on_epoch_begin(self, epoch, logs=None):
+        groups = self._groups()
+        lr = float(self.schedule(epoch, float(groups[0]["lr"])))
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"LearningRateScheduler: schedule returned {lr} for epoch {epoch}; it must be > 0")
+        for g in groups:
+            g["lr"] = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.3g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = float(self._groups()[0]["lr"])
 
 
 class LambdaCallback(Callback):

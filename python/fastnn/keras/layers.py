@@ -5,7 +5,9 @@ nn.LSTM, ...) when its input shape is known, so `Dense(64)` needs no input size.
 fastnn's (PyTorch's): images NCHW, sequences (N, L, F) — not Keras' NHWC.
 
 Calling a layer on a symbolic `Input(...)` builds it and returns a symbolic output (the functional
-API: `Model(inputs, outputs)`); calling it on a Tensor computes.
+API: `Model(inputs, outputs)`); calling it on a Tensor computes. Merge layers (`Add`,
+`Concatenate`) take a list of inputs, so graphs can branch and join (a residual block:
+`Add()([x, Dense(n)(x)])`).
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from typing import Sequence
 
 import numpy as np
 
+import fastnn
+
 from ._backend import F, device_of_module, eval_mode, nn, no_grad, to_tensor
 
 __all__ = ["Layer", "Input", "KerasTensor", "Dense", "Activation", "Dropout", "Flatten", "Conv2D",
            "MaxPooling2D", "GlobalAveragePooling2D", "Embedding", "LSTM", "GRU", "BatchNormalization",
-           "LayerNormalization", "get_activation", "LAYERS"]
+           "LayerNormalization", "Add", "Concatenate", "get_activation", "LAYERS"]
 
 LAYERS: dict[str, type] = {}
 _counters: dict[str, itertools.count] = {}
@@ -156,7 +160,12 @@ class Layer(nn.Module):
         return self.call(x)
 
     def __call__(self, *args, **kw):
+        if args and isinstance(args[0], (list, tuple)):
+            raise TypeError(f"{type(self).__name__} ({self.name}) takes one input, got a list of {len(args[0])}; "
+                            f"merge several with Add()([...]) or Concatenate()([...]) first")
         if args and isinstance(args[0], KerasTensor):
+            if len(args) != 1:
+                raise TypeError(f"{type(self).__name__} ({self.name}) takes one input, got {len(args)}")
             (x,) = args
             shape = self.build_for(x.shape, x.dtype)
             return KerasTensor(shape, "float32", layer=self, inputs=[x], name=self.name)
@@ -356,3 +365,103 @@ class LSTM(_Recurrent):
 
 class GRU(_Recurrent):
     _module = "GRU"
+
+
+# ---------------------------------------------------------------------------
+# merge layers: several inputs, one output
+# ---------------------------------------------------------------------------
+class _Merge(Layer):
+    """Base of layers called on a list of inputs: `layer([a, b, ...])` (or `layer(a, b, ...)` on Tensors).
+    Subclasses implement `merge_shape(shapes)` (per-sample shapes -> output shape, raising on a
+    mismatch) and `merge(tensors)`."""
+
+    def merge_shape(self, shapes: list[tuple]) -> tuple:
+        raise NotImplementedError
+
+    def merge(self, xs: list):
+        raise NotImplementedError
+
+    def _inputs(self, args) -> list:
+        xs = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        if len(xs) < 2:
+            raise ValueError(f"{type(self).__name__} ({self.name}): needs a list of at least 2 inputs, got {len(xs)}")
+        return xs
+
+    def build_for(self, input_shapes, dtype: str = "float32") -> tuple:
+        shapes = [tuple(s) for s in input_shapes]
+        out = self.merge_shape(shapes)
+        self.input_shape = shapes
+        self.built = True
+        self.output_shape = out
+        return out
+
+    def __call__(self, *args, **kw):
+        xs = self._inputs(args)
+        symbolic = [isinstance(x, KerasTensor) for x in xs]
+        if any(symbolic):
+            if not all(symbolic):
+                raise TypeError(f"{type(self).__name__} ({self.name}): mix of symbolic (Input) and concrete inputs")
+            shape = self.build_for([x.shape for x in xs])
+            return KerasTensor(shape, "float32", layer=self, inputs=xs, name=self.name)
+        return super().__call__(*xs, **kw)
+
+    def forward(self, *xs):
+        xs = self._inputs(xs)
+        self.merge_shape([tuple(x.shape[1:]) for x in xs])  # same checks as when building
+        if len({x.shape[0] for x in xs}) != 1:
+            raise ValueError(f"{type(self).__name__} ({self.name}): inputs have different batch sizes "
+                             f"{[x.shape[0] for x in xs]}")
+        return self.merge(xs)
+
+
+class Add(_Merge):
+    """Elementwise sum of inputs of one shape: `Add()([x, Dense(n)(x)])` is a residual connection."""
+
+    def merge_shape(self, shapes):
+        if any(s != shapes[0] for s in shapes):
+            raise ValueError(f"Add ({self.name}): inputs must have the same shape, got "
+                             f"{[(None, *s) for s in shapes]}")
+        return shapes[0]
+
+    def merge(self, xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Concatenate(_Merge):
+    """Joins inputs along `axis` (Keras counting: the batch axis is 0, so -1 or 1.. ; the other axes
+    must agree): `Concatenate()([a, b])` of (None, 3) and (None, 5) is (None, 8)."""
+
+    def __init__(self, axis: int = -1, name: str | None = None, input_shape=None):
+        super().__init__(name, input_shape)
+        if not isinstance(axis, int) or axis == 0:
+            raise ValueError(f"Concatenate: axis must be a nonzero int (0 is the batch axis), got {axis!r}")
+        self.axis = axis
+
+    def _axis(self, ndim: int) -> int:
+        """The axis within a per-sample shape of `ndim` axes."""
+        a = self.axis - 1 if self.axis > 0 else ndim + self.axis
+        if not 0 <= a < ndim:
+            raise ValueError(f"Concatenate ({self.name}): axis {self.axis} is out of range for inputs of "
+                             f"{ndim + 1} axes (batch included)")
+        return a
+
+    def merge_shape(self, shapes):
+        ranks = {len(s) for s in shapes}
+        if len(ranks) != 1:
+            raise ValueError(f"Concatenate ({self.name}): inputs must have the same rank, got "
+                             f"{[(None, *s) for s in shapes]}")
+        a = self._axis(ranks.pop())
+        rest = {s[:a] + s[a + 1:] for s in shapes}
+        if len(rest) != 1:
+            raise ValueError(f"Concatenate ({self.name}): inputs must agree on every axis but axis {self.axis}, got "
+                             f"{[(None, *s) for s in shapes]}")
+        return shapes[0][:a] + (sum(s[a] for s in shapes),) + shapes[0][a + 1:]
+
+    def merge(self, xs):
+        return fastnn.cat(xs, dim=1 + self._axis(len(xs[0].shape) - 1))
+
+    def get_config(self):
+        return {"axis": self.axis, "name": self.name}

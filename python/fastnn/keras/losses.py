@@ -44,6 +44,44 @@ class Loss:
         return {}
 
 
+def _targets(loss: str, y_true, kind: str = "float") -> np.ndarray:
+    """y_true as a host array, checked to be numeric: a clear error instead of a cast of strings/objects."""
+    y = np.asarray(to_array(y_true))
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{loss}: y_true must be numeric ({'class ids' if kind == 'ids' else 'numbers'}), "
+                        f"got dtype {y.dtype}")
+    return y
+
+
+def _same_size(loss: str, y: np.ndarray, y_pred) -> np.ndarray:
+    """y_true reshaped to the output's shape; it may differ only in unit axes ((N,) vs (N, 1))."""
+    shape = tuple(y_pred.shape)
+    if y.ndim == 0 or y.size != int(np.prod(shape)) or y.shape[0] != shape[0]:
+        raise ValueError(f"{loss}: y_true of shape {y.shape} does not match the model output of shape {shape} "
+                         f"(one target per output value)")
+    return y.reshape(shape)
+
+
+def _class_ids(loss: str, y_true, y_pred, ignore_index: int) -> np.ndarray:
+    """Sparse targets: integer class ids of shape y_pred.shape[:-1] (or with a trailing unit axis), in range."""
+    y = _targets(loss, y_true, "ids")
+    shape = tuple(y_pred.shape)
+    want = shape[:-1]
+    if y.shape != want and y.shape != want + (1,):
+        hint = " (one-hot targets? use categorical_crossentropy)" if y.shape == shape else ""
+        raise ValueError(f"{loss}: y_true must hold one class id per sample, shape {want} for outputs of shape "
+                         f"{shape}, got {y.shape}{hint}")
+    if y.dtype.kind in "fb":
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+            raise TypeError(f"{loss}: y_true must be integer class ids, got non-integral values of dtype {y.dtype}")
+    ids = y.astype(np.int64).reshape(-1)
+    classes = shape[-1]
+    bad = (ids != ignore_index) & ((ids < 0) | (ids >= classes))
+    if bad.any():
+        raise ValueError(f"{loss}: class ids must be in [0, {classes}) for {classes} outputs, got {ids[bad][:5].tolist()}")
+    return ids
+
+
 def _flat_classes(y_pred):
     """(N, ..., C) -> (M, C): fastnn's cross_entropy takes the class axis second, Keras puts it last."""
     if len(y_pred.shape) > 2:
@@ -60,7 +98,11 @@ class BinaryCrossentropy(Loss):
         self.accuracy_kind = functools.partial(_metrics.BinaryAccuracy, threshold=threshold)
 
     def __call__(self, y_true, y_pred):
-        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), y_pred.device)
+        y = _same_size(self.name, _targets(self.name, y_true), y_pred).astype(np.float32)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{self.name}: y_true must be in [0, 1] (labels or probabilities), got values in "
+                             f"[{y.min():g}, {y.max():g}]")
+        target = to_tensor(y, y_pred.device)
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
             return F.binary_cross_entropy_with_logits(logits, target)
@@ -79,7 +121,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.ignore_index = ignore_index
 
     def __call__(self, y_true, y_pred):
-        ids = np.asarray(to_array(y_true)).astype(np.int64).reshape(-1)
+        ids = _class_ids(self.name, y_true, y_pred, self.ignore_index)
         target = to_tensor(ids, y_pred.device)
         logits = y_pred if self.from_logits else logits_of(y_pred)
         if logits is not None:
@@ -102,7 +144,7 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = from_logits
 
     def __call__(self, y_true, y_pred):
-        y = np.asarray(to_array(y_true), np.float32)
+        y = _targets(self.name, y_true).astype(np.float32)
         if y.shape != tuple(y_pred.shape):
             raise ValueError(f"categorical_crossentropy: y_true must be one-hot of the output's shape "
                              f"{tuple(y_pred.shape)}, got {y.shape} (class ids? use sparse_categorical_crossentropy)")
@@ -126,7 +168,7 @@ class MeanSquaredError(Loss):
     accuracy_kind = None
 
     def __call__(self, y_true, y_pred):
-        target = to_tensor(np.asarray(to_array(y_true), np.float32).reshape(tuple(y_pred.shape)), y_pred.device)
+        target = to_tensor(_same_size(self.name, _targets(self.name, y_true), y_pred).astype(np.float32), y_pred.device)
         return F.mse_loss(y_pred, target)
 
 

@@ -28,7 +28,7 @@ from . import metrics as _metrics
 from . import optimizers as _optimizers
 from . import safetensors_io
 from ._backend import device_of_module, eval_mode, nn, no_grad, to_array, to_tensor
-from .layers import LAYERS, KerasTensor, Layer, _auto_name, _snake
+from .layers import LAYERS, KerasTensor, Layer, _Merge, _auto_name, _snake
 from .progress import ProgressBar
 
 __all__ = ["Model", "Sequential", "load_model"]
@@ -273,17 +273,21 @@ class Model(nn.Module):
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose: int = 1, callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, initial_epoch: int = 0,
-            seed: int | None = None):
+            seed: int | None = None, steps_per_epoch: int | None = None):
         """Train for `epochs` passes over (x, y); x is an array or a list of arrays (several inputs).
 
         validation_data=(x_val, y_val), or validation_split=f to hold out the last fraction f of the
-        samples (before shuffling). Returns a History; verbose: 0 silent, 1 progress bar, 2 a line per epoch.
+        samples (before shuffling). steps_per_epoch=k makes an "epoch" k full batches drawn from a
+        running (reshuffled) pass over the data, for large data sets or step-based training. Returns a
+        History; verbose: 0 silent, 1 progress bar, 2 a line per epoch.
         """
         self._require_compiled("fit")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+        if steps_per_epoch is not None and (not isinstance(steps_per_epoch, int) or steps_per_epoch < 1):
+            raise ValueError(f"fit: steps_per_epoch must be a positive int or None, got {steps_per_epoch!r}")
         xs = _as_inputs(x)
         y = None if y is None else to_array(y)
         n = self._check_data("fit", xs, y)
@@ -303,7 +307,8 @@ class Model(nn.Module):
         self._ensure_built(xs)
         self._make_optimizers()
         rng = np.random.default_rng(seed)
-        steps = math.ceil(n / batch_size)
+        steps = steps_per_epoch or math.ceil(n / batch_size)
+        pending = np.empty(0, dtype=np.int64)  # steps_per_epoch: the rest of the running pass
         history = _callbacks.History()
         cbs = _callbacks.CallbackList([*(callbacks or []), history], model=self,  # history last: it sees all logs
                                       params={"epochs": epochs, "steps": steps, "verbose": verbose})
@@ -314,7 +319,12 @@ class Model(nn.Module):
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             self.train(True)
-            order = rng.permutation(n) if shuffle else np.arange(n)
+            if steps_per_epoch is None:
+                order = rng.permutation(n) if shuffle else np.arange(n)
+            else:
+                while len(pending) < steps * batch_size:
+                    pending = np.concatenate([pending, rng.permutation(n) if shuffle else np.arange(n)])
+                order, pending = pending[:steps * batch_size], pending[steps * batch_size:]
             bar = ProgressBar(steps, verbose, desc=f"Epoch {epoch + 1}/{epochs}")
             logs = self._run_epoch(self.train_step, xs, y, batch_size, order, bar)
             if validation_data is not None:
@@ -364,19 +374,32 @@ class Model(nn.Module):
         if self.built:
             self._probe(shapes)
         rows = []
+        links = self._graph_links()
         for name, child in self.named_children():
             kind = type(child).__name__
-            rows.append((f"{name} ({kind})", shapes.get(name, "?"), _count(child)))
+            row = (f"{name} ({kind})", shapes.get(name, "?"), _count(child))
+            rows.append(row + (links.get(id(child), ""),) if links else row)
         return rows
+
+    def _graph_links(self) -> dict:
+        """Functional graphs with a merge or a branch: layer id -> the names of the layers (or inputs) feeding it."""
+        if self._graph is None:
+            return {}
+        feeds: dict = {}
+        for t in self._graph["nodes"]:
+            src = ", ".join(i.layer.name if i.layer is not None else i.name for i in t.inputs)
+            feeds[id(t.layer)] = src if id(t.layer) not in feeds else f"{feeds[id(t.layer)]}; {src}"
+        simple = all(len(t.inputs) == 1 for t in self._graph["nodes"]) and len(self._graph["inputs"]) == 1
+        return {} if simple else feeds
 
     def summary(self, print_fn=print) -> str:
         """Print (and return) a table of the layers, their output shapes and parameter counts."""
         rows = self._summary_rows()
         own = _count(self) - sum(r[2] for r in rows)
         if own:
-            rows.append(("(own parameters)", "", own))
-        head = ("Layer (type)", "Output Shape", "Param #")
-        cells = [(a, _fmt_shape(b), f"{c:,}") for a, b, c in rows]
+            rows.append(("(own parameters)", "", own) + (("",) if any(len(r) > 3 for r in rows) else ()))
+        head = ("Layer (type)", "Output Shape", "Param #") + (("Connected to",) if any(len(r) > 3 for r in rows) else ())
+        cells = [(r[0], _fmt_shape(r[1]), f"{r[2]:,}", *r[3:]) for r in rows]
         w = [max([len(h)] + [len(r[i]) for r in cells]) + 2 for i, h in enumerate(head)]
         line = "=" * sum(w)
         out = [f'Model: "{self.name}"', line, "".join(h.ljust(w[i]) for i, h in enumerate(head)), line]
@@ -419,13 +442,16 @@ class Model(nn.Module):
             raise ValueError(f"{fn}: shape mismatch (name, model, given): {bad}")
         self.load_state_dict({k: np.asarray(arrays[k]) for k in current})
 
+    def _weights_bytes(self) -> bytes:
+        state = self.state_dict()
+        return safetensors_io.save({k: to_array(v) for k, v in state.items()},
+                                   metadata={"format": FORMAT, "model": self.name, "order": json.dumps(list(state))})
+
     def save_weights(self, path: str | os.PathLike) -> None:
-        """Write every parameter and buffer to a safetensors file."""
+        """Write every parameter and buffer to a safetensors file (a temp file, then a rename)."""
         if not self.built and not list(self.parameters()):
             raise RuntimeError("save_weights: the model is not built yet (call it on data, fit, or build())")
-        state = self.state_dict()
-        safetensors_io.save_file({k: to_array(v) for k, v in state.items()}, path,
-                                 metadata={"format": FORMAT, "model": self.name, "order": json.dumps(list(state))})
+        safetensors_io.write_atomic(path, self._weights_bytes())
 
     def load_weights(self, path: str | os.PathLike) -> None:
         if not self.built and self._has_lazy_layers():
@@ -465,13 +491,23 @@ class Model(nn.Module):
         from .. import __version__
 
         path = os.fspath(path)
-        os.makedirs(path, exist_ok=True)
         doc = {"format": FORMAT, "fastnn_version": __version__, "model": json.loads(self.to_json()),
                "input_spec": [[list(s), d] for s, d in self._input_spec],
                "compile": getattr(self, "_compile_config", None)}
-        with open(os.path.join(path, CONFIG_FILE), "w") as f:
-            json.dump(doc, f, indent=1)
-        self.save_weights(os.path.join(path, WEIGHTS_FILE))
+        config, weights = json.dumps(doc, indent=1).encode("utf-8"), self._weights_bytes()
+        os.makedirs(path, exist_ok=True)
+        # Both files are written in full beside their targets first, then renamed in place: a failure
+        # while writing (disk full, interrupt) leaves a previous save intact and no temp files.
+        staged = []
+        try:
+            for name, data in ((WEIGHTS_FILE, weights), (CONFIG_FILE, config)):
+                staged.append((safetensors_io.write_staged(os.path.join(path, name), data), name))
+            for tmp, name in staged:
+                os.replace(tmp, os.path.join(path, name))
+        finally:
+            for tmp, _ in staged:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
 
     @classmethod
     def load(cls, path: str | os.PathLike, compile: bool = True) -> "Model":
@@ -668,8 +704,9 @@ def model_from_config(doc: dict) -> Model:
             layer = _layer_from_config(d)
             layers[getattr(layer, "name", d["config"].get("name"))] = layer
         for node in cfg["nodes"]:
-            (arg,) = [tensors[i] for i in node["inputs"]]
-            tensors[node["output"]] = layers[node["layer"]](arg)
+            args = [tensors[i] for i in node["inputs"]]
+            layer = layers[node["layer"]]
+            tensors[node["output"]] = layer(args) if isinstance(layer, _Merge) else layer(*args)
         outs = [tensors[o] for o in cfg["outputs"]]
         return Model(inputs=[tensors[i["name"]] for i in cfg["inputs"]],
                      outputs=outs if cfg["multi_output"] else outs[0], name=cfg.get("name"))
@@ -693,17 +730,30 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> Model:
     cfg_path = os.path.join(path, CONFIG_FILE)
     if not os.path.isfile(cfg_path):
         raise FileNotFoundError(f"load_model: {cfg_path} not found (is {path!r} a directory written by Model.save?)")
-    with open(cfg_path) as f:
-        doc = json.load(f)
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"load_model: {cfg_path} has format {doc.get('format')!r}, expected {FORMAT!r}")
-    model = model_from_config(doc["model"])
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"load_model: {cfg_path} is not valid JSON (truncated or corrupt?): {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise ValueError(f"load_model: {cfg_path} has format {got!r}, expected {FORMAT!r}")
+    missing = [k for k in ("model", "input_spec") if k not in doc]
+    if missing:
+        raise ValueError(f"load_model: {cfg_path} lacks {missing} (truncated or not written by Model.save?)")
+    try:
+        model = model_from_config(doc["model"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"load_model: {cfg_path} describes the architecture badly ({type(exc).__name__}: {exc})") from None
     spec = doc["input_spec"]
     if isinstance(model, Sequential):
         model.build(tuple(spec[0][0]), spec[0][1])
     elif not model.built or model._graph is None:
         model.build([tuple(s) for s, _ in spec], [d for _, d in spec])
-    model.load_weights(os.path.join(path, WEIGHTS_FILE))
+    weights = os.path.join(path, WEIGHTS_FILE)
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"load_model: {weights} not found ({path!r} has a config.json but no weights)")
+    model.load_weights(weights)
     comp = doc.get("compile")
     if compile and comp and comp.get("optimizer"):
         opt = comp["optimizer"]

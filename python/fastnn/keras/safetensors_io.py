@@ -21,7 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["save_file", "load_file", "load_file_and_metadata", "save", "load", "read_metadata"]
+__all__ = ["save_file", "load_file", "load_file_and_metadata", "save", "load", "read_metadata", "write_atomic"]
 
 # safetensors dtype name -> NumPy dtype (little-endian)
 _DTYPES = {
@@ -74,14 +74,44 @@ def save(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None =
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
+def write_staged(path: str | os.PathLike, data: bytes) -> str:
+    """Write `data` to a temp file beside `path` (flushed to disk) and return its name; `os.replace(tmp,
+    path)` then publishes it in one step. On any failure the temp file is removed and `path` untouched."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    return tmp
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Replace `path` by `data` all at once: a reader (or a crash) sees the old file or the new one,
+    never a half-written one."""
+    tmp = write_staged(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def save_file(tensors: Mapping[str, np.ndarray], path: str | os.PathLike,
               metadata: Mapping[str, str] | None = None) -> None:
     """Write `tensors` to `path` in the safetensors format (atomically: a temp file, then rename)."""
-    data = save(tensors, metadata)
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_atomic(path, save(tensors, metadata))
 
 
 def _parse_header(buf: bytes | memoryview, where: str) -> tuple[dict, int]:

@@ -1,10 +1,44 @@
-"""Convolutional classifiers on NCHW images, returning logits: LeNet and a small ResNet."""
+"""Convolutional classifiers on NCHW images, returning logits: a VGG-style ConvNet, LeNet and a small ResNet."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from ..keras import Model
 from ..keras._backend import F, nn
+
+
+class ConvNet(Model):
+    """VGG-style: for each width in `channels` a stage conv3x3 -> [BN] -> ReLU -> conv3x3 -> [BN] -> ReLU ->
+    maxpool2 (same padding, so each stage halves the resolution), then dropout -> FC `hidden` -> ReLU ->
+    dropout -> FC classes. Input (N, in_channels, image_size, image_size), image_size divisible by
+    2 ** len(channels). The `fastnn train cnn` model (channels (16, 32) on digits and MNIST)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                 channels: Sequence[int] = (32, 64), hidden: int = 128, dropout: float = 0.25,
+                 batch_norm: bool = True) -> None:
+        super().__init__()
+        if image_size % 2 ** len(channels):
+            raise ValueError(f"ConvNet: image_size ({image_size}) must be divisible by 2**len(channels) "
+                             f"({2 ** len(channels)})")
+        layers, cin = [], in_channels
+        for c in channels:
+            for _ in range(2):
+                layers.append(nn.Conv2d(cin, c, 3, padding=1, bias=not batch_norm))
+                if batch_norm:
+                    layers.append(nn.BatchNorm2d(c))
+                layers.append(nn.ReLU())
+                cin = c
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        side = image_size // 2 ** len(channels)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin * side * side, hidden, activation="relu")
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = self.fc(self.drop(x.reshape(x.shape[0], -1)))
+        return self.head(self.drop(x))
 
 
 class LeNet(Model):
