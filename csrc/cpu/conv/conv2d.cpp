@@ -17,8 +17,10 @@
 #include "cpu/conv/conv_kernels.h"
 #include "cpu/conv/conv_scratch.h"
 #include "cpu/conv/depthwise.h"
+#include "cpu/conv/dgrad_col2im.h"
 #include "cpu/conv/igemm.h"
 #include "cpu/conv/winograd.h"
+#include "cpu/gemm/ukernel.h"
 
 namespace fastnn {
 namespace {
@@ -158,6 +160,10 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
   if (g.N == 0 || g.C == 0 || g.H == 0 || g.W == 0) return;
   if (depthwise_applies(g)) {
     depthwise_backward_data(g, gy, w, bias, gx);
+    return;
+  }
+  if (dgrad_col2im_applies(g, sgemm_ukernel_for(active_isa()).mr)) {
+    conv2d_backward_data_col2im(g, gy, w, bias, gx);
     return;
   }
   if (winograd_backward_data_applies(g)) {

@@ -8,21 +8,12 @@
 #include "common/parallel.h"
 #include "common/workspace.h"
 #include "cpu/conv/conv_epilogue.h"
+#include "cpu/simd/scalar.h"
 
 namespace fastnn {
 namespace {
 
-struct VecScalar {
-  using reg = float;
-  static constexpr int W = 1;
-  static reg zero() { return 0.0f; }
-  static reg set1(float f) { return f; }
-  static reg loadu(const float* p) { return *p; }
-  static void storeu(float* p, reg v) { *p = v; }
-  static reg fma(reg a, reg b, reg c) { return a * b + c; }
-  static reg add(reg a, reg b) { return a + b; }
-  static float hsum(reg v) { return v; }
-};
+using VecScalar = simd_scalar::VecF32;
 
 #include "cpu/conv/depthwise_body.inc"
 

@@ -11,24 +11,14 @@
 namespace fastnn {
 namespace {
 
-struct VecAvx512 {
-  using reg = __m512;
-  static constexpr int W = 16;
-  static reg zero() { return _mm512_setzero_ps(); }
-  static reg set1(float f) { return _mm512_set1_ps(f); }
-  static reg loadu(const float* p) { return _mm512_loadu_ps(p); }
-  static void storeu(float* p, reg v) { _mm512_storeu_ps(p, v); }
-  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
-  static reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
-  static float hsum(reg v) { return simd_avx512::hsum(v); }
-};
+using V = simd_avx512::VecF32;
 
 #include "cpu/conv/depthwise_body.inc"
 
 }  // namespace
 
 DepthwiseKernels depthwise_kernels_avx512() {
-  return {dw_plane<VecAvx512>, dw_wgrad<VecAvx512>, dw_scratch<VecAvx512>, dw_wgrad_scratch<VecAvx512>};
+  return {dw_plane<V>, dw_wgrad<V>, dw_scratch<V>, dw_wgrad_scratch<V>};
 }
 
 }  // namespace fastnn

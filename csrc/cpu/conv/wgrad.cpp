@@ -5,9 +5,11 @@
 // Per group a GEMM with M = K/groups, N = taps × C/groups (tap-major columns), reduced over
 // output pixels. In NCHW both operands would need a gather per element, so each thread first
 // transposes a band of output rows to pixel-major (gy → Gt[p][k]) and the input rows that band
-// reads (x → Xt[iy][ix][c]); then A panels are MR-float copies (pack_a) and every B panel row
-// is one contiguous run of channels of one input pixel. Threads split the output rows and sum
-// private accumulators at the end.
+// reads (x → Xt[iy][ix][c]); then A panels are MR-float copies (pack_gt) and every B panel row
+// is one contiguous run of channels of one input pixel. A band gathers output rows of several
+// images when images are small, so each reduction block is long (up to kKcMax pixels) and the
+// accumulator, read and written once per block, is amortised even when it is large (the DCGAN
+// layer's is 512 × 4096). Threads split the output rows and sum private accumulators at the end.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -25,23 +27,40 @@
 namespace fastnn {
 namespace {
 
+// Reduction block (pixels) and the band sizes (floats of transposed gy + x per thread).
+constexpr int64_t kKcMax = 256;
+constexpr int64_t kBandFloats = int64_t(48) << 10;   // a band this size stays in L2
+constexpr int64_t kBandFloatsMax = int64_t(512) << 10;  // grown up to this to reach kKcMax pixels
+// Packed-operand blocks: A (MC × KC) and B (KC × NC) of about these many bytes.
+constexpr int64_t kABlockBytes = int64_t(128) << 10;
+constexpr int64_t kBBlockBytes = int64_t(256) << 10;
+
 float* align64(float* p) {
   const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t(63);
   return reinterpret_cast<float*>(a);
 }
 
-struct WgradBand {
-  const float* gt;  // (P_band, K) pixel-major grad_out of the band
-  const float* xt;  // (in_rows, W, C) input rows iy_lo .. iy_lo + in_rows
-  int64_t oy0, rows, iy_lo, in_rows;
+// Output rows oy0 .. oy0+rows of image n; its transposed gy at Gt row `p0` (pixel index in the
+// band) and the input rows iy_lo .. iy_lo+in_rows it reads at Xt + xt_off.
+struct WgradSegment {
+  int64_t n, oy0, rows, iy_lo, in_rows, p0, xt_off;
 };
+
+WgradSegment make_segment(const Conv2dGeometry& g, int64_t n, int64_t oy0, int64_t rows) {
+  WgradSegment s{n, oy0, rows, 0, 0, 0, 0};
+  s.iy_lo = std::clamp<int64_t>(oy0 * g.sh - g.pt, 0, g.H);
+  const int64_t iy_hi = std::clamp<int64_t>((oy0 + rows - 1) * g.sh - g.pt + (g.R - 1) * g.dh + 1, 0, g.H);
+  s.in_rows = std::max<int64_t>(0, iy_hi - s.iy_lo);
+  return s;
+}
 
 // B panels of the band: reduction rows are pixels, columns (tap, channel). Expressed as an
 // implicit-GEMM packing job over the NHWC band Xt (rows of W*C floats) so the same per-ISA
-// packer runs it: pixel p (output (oy, ox)) is a reduction row shifted to input row
-// oy*sh - pt and flat column (ox*sw - pl)*C; a piece of lanes is a run of columns with one
-// kernel row r whose flat offsets koff = s*dw*C + gi*Cg + c are consecutive (runs span taps
-// when dw == 1 and groups == 1, as consecutive taps are then adjacent in NHWC).
+// packer runs it: pixel p (output (oy, ox) of a segment) is a reduction row over its segment's
+// input rows, shifted to row oy*sh - pt - iy_lo and flat column (ox*sw - pl)*C; a piece of lanes
+// is a run of columns with one kernel row r whose flat offsets koff = s*dw*C + gi*Cg + c are
+// consecutive (runs span taps when dw == 1 and groups == 1, as consecutive taps are then
+// adjacent in NHWC).
 void wgrad_pieces(const Conv2dGeometry& g, int64_t gi, int64_t j0, int64_t ncols, int nr,
                   std::vector<PackPiece>& pieces) {
   const int64_t Cg = g.Cg();
@@ -89,45 +108,51 @@ void pack_gt(int mr, int64_t m, int64_t kc, const float* gt, int64_t ld, float* 
   pack_a(m, kc, gt, 1, ld, mr, out);
 }
 
+struct WgradPlan {
+  SgemmUkernelInfo uk;
+  IgemmPackFn pack_b;
+  int64_t seg_rows;  // output rows per segment
+  int64_t kc_max, nc_max, mc_max;
+};
+
 // acc[gi][k][t*Cg + c] += Σ_{p in band} Gt[p][gi*Kg + k] · X(p, t, c)
-void wgrad_band_gemm(const Conv2dGeometry& g, const SgemmUkernelInfo& uk, IgemmPackFn pack_b, const WgradBand& b,
-                     float* acc, float* apack, float* bpack, int64_t kc_max, int64_t nc_max,
+// Loops: KC blocks of pixels → group → A (Kg × kc, packed whole) → NC chunks of columns
+// (B packed) → MC blocks of rows → micro-panels.
+void wgrad_band_gemm(const Conv2dGeometry& g, const WgradPlan& pl, const WgradSegment* segs, int nsegs,
+                     int64_t P, const float* gt, const float* xt, float* acc, float* apack, float* bpack,
                      std::vector<IgemmRow>& rows, std::vector<PackPiece>& pieces) {
   const int64_t Cg = g.Cg(), Kg = g.Kg(), NT = g.taps() * Cg;
+  const SgemmUkernelInfo& uk = pl.uk;
   const int mr = uk.mr, nr = uk.nr;
-  const int64_t P = b.rows * g.Wo;
-  alignas(64) float edge[kMaxMR * kMaxNR];
-  rows.resize(size_t(kc_max));
-  const int64_t nblk = (P + kc_max - 1) / kc_max, kcb = (P + nblk - 1) / nblk;  // even blocks
+  rows.resize(size_t(P));
+  for (int s = 0; s < nsegs; ++s) {
+    const WgradSegment& sg = segs[s];
+    for (int64_t q = 0; q < sg.rows * g.Wo; ++q) {
+      const int64_t oy = sg.oy0 + q / g.Wo, ox = q % g.Wo;
+      rows[size_t(sg.p0 + q)] = IgemmRow{sg.xt_off, 0, g.W * g.C, sg.in_rows, g.W * g.C,
+                                         oy * g.sh - g.pt - sg.iy_lo, (ox * g.sw - g.pl) * g.C};
+    }
+  }
+  const int64_t nblk = (P + pl.kc_max - 1) / pl.kc_max, kcb = (P + nblk - 1) / nblk;  // even blocks
   for (int64_t p0 = 0; p0 < P; p0 += kcb) {
     const int64_t kc = std::min(kcb, P - p0);
-    for (int64_t p = 0; p < kc; ++p) {
-      const int64_t oy = b.oy0 + (p0 + p) / g.Wo, ox = (p0 + p) % g.Wo;
-      rows[size_t(p)] = IgemmRow{0, 0, g.W * g.C, b.in_rows, g.W * g.C, oy * g.sh - g.pt - b.iy_lo,
-                                 (ox * g.sw - g.pl) * g.C};
-    }
     for (int64_t gi = 0; gi < g.groups; ++gi) {
       float* accg = acc + gi * Kg * NT;
-      pack_gt(mr, Kg, kc, b.gt + p0 * g.K + gi * Kg, g.K, apack);
-      for (int64_t jc = 0; jc < NT; jc += nc_max) {
-        const int64_t nc = std::min(nc_max, NT - jc);
+      pack_gt(mr, Kg, kc, gt + p0 * g.K + gi * Kg, g.K, apack);
+      for (int64_t jc = 0; jc < NT; jc += pl.nc_max) {
+        const int64_t nc = std::min(pl.nc_max, NT - jc);
         wgrad_pieces(g, gi, jc, nc, nr, pieces);
-        const PackJob job{rows.data(), 0, kc, b.xt, 0, pieces.data(), int64_t(pieces.size()), (nc + nr - 1) / nr,
+        const PackJob job{rows.data(), p0, kc, xt, 0, pieces.data(), int64_t(pieces.size()), (nc + nr - 1) / nr,
                           bpack};
-        pack_b(job);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          const int n = int(std::min<int64_t>(nr, nc - jr));
-          const float* bp = bpack + jr * kc;
-          for (int64_t ir = 0; ir < Kg; ir += mr) {
-            const int m = int(std::min<int64_t>(mr, Kg - ir));
-            float* c = accg + ir * NT + jc + jr;
-            const float* ap = apack + ir * kc;
-            if (m == mr && n == nr) {
-              uk.fn(kc, 1.0f, ap, bp, 1.0f, c, NT, 1);
-            } else {
-              uk.fn(kc, 1.0f, ap, bp, 0.0f, edge, nr, 1);
-              for (int i = 0; i < m; ++i)
-                for (int j = 0; j < n; ++j) c[i * NT + j] += edge[i * nr + j];
+        pl.pack_b(job);
+        for (int64_t ic = 0; ic < Kg; ic += pl.mc_max) {
+          const int64_t mc = std::min(pl.mc_max, Kg - ic);
+          for (int64_t jr = 0; jr < nc; jr += nr) {
+            const int n = int(std::min<int64_t>(nr, nc - jr));
+            const float* bp = bpack + jr * kc;
+            for (int64_t ir = ic; ir < ic + mc; ir += mr) {
+              const int m = int(std::min<int64_t>(mr, Kg - ir));
+              uk.fn_ex(kc, 1.0f, apack + ir * kc, bp, nr, 1.0f, accg + ir * NT + jc + jr, NT, 1, m, n, nullptr);
             }
           }
         }
@@ -136,10 +161,54 @@ void wgrad_band_gemm(const Conv2dGeometry& g, const SgemmUkernelInfo& uk, IgemmP
   }
 }
 
+WgradPlan plan_wgrad(const Conv2dGeometry& g, Isa isa) {
+  WgradPlan pl;
+  pl.uk = sgemm_ukernel_for(isa);
+  FASTNN_ASSERT(pl.uk.fn_ex != nullptr, "conv2d weight gradient: the micro-kernel has no partial-tile form");
+  pl.pack_b = igemm_pack_for(isa, pl.uk.nr);
+  FASTNN_ASSERT(pl.pack_b != nullptr, "conv2d weight gradient: no B packer for micro-kernel width ", pl.uk.nr);
+  const int mr = pl.uk.mr, nr = pl.uk.nr;
+  const int64_t NT = g.taps() * g.Cg();
+  pl.seg_rows = std::clamp<int64_t>(kBandFloats / std::max<int64_t>(1, g.Wo * g.K + g.sh * g.W * g.C), 1, g.Ho);
+  pl.kc_max = kKcMax;
+  pl.nc_max = std::clamp<int64_t>(kBBlockBytes / (4 * pl.kc_max) / nr * nr, nr, (NT + nr - 1) / nr * nr);
+  pl.mc_max = std::max<int64_t>(mr, kABlockBytes / (4 * pl.kc_max) / mr * mr);
+  return pl;
+}
+
+// Floats of Gt and Xt a segment needs.
+int64_t segment_floats(const Conv2dGeometry& g, const WgradSegment& s) {
+  return s.rows * g.Wo * g.K + s.in_rows * g.W * g.C;
+}
+
+// Segments of the next band from output row `row` (of N*Ho) up to `hi`: at least one, then more
+// while the band has fewer than kc_max pixels and stays within kBandFloatsMax, or while it stays
+// within kBandFloats. Returns the rows taken.
+int64_t next_band(const Conv2dGeometry& g, const WgradPlan& pl, int64_t row, int64_t hi,
+                  std::vector<WgradSegment>& segs, int64_t& P, int64_t& gt_floats, int64_t& xt_floats) {
+  segs.clear();
+  P = gt_floats = xt_floats = 0;
+  const int64_t start = row;
+  while (row < hi) {
+    const int64_t n = row / g.Ho, oy0 = row % g.Ho;
+    WgradSegment s = make_segment(g, n, oy0, std::min({pl.seg_rows, g.Ho - oy0, hi - row}));
+    const int64_t total = gt_floats + xt_floats + segment_floats(g, s);
+    if (!segs.empty() && !(total <= kBandFloats || (P < pl.kc_max && total <= kBandFloatsMax))) break;
+    s.p0 = P;
+    s.xt_off = xt_floats;
+    segs.push_back(s);
+    P += s.rows * g.Wo;
+    gt_floats += s.rows * g.Wo * g.K;
+    xt_floats += s.in_rows * g.W * g.C;
+    row += s.rows;
+  }
+  return row - start;
+}
+
 }  // namespace
 
 void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const float* x, float* gw) {
-  const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
+  const int64_t Cg = g.Cg(), T = g.taps();
   const int64_t wsize = g.K * Cg * T;
   if (wsize == 0) return;
   const int64_t total_rows = g.N * g.Ho;
@@ -152,18 +221,9 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
     return;
   }
   const Isa isa = active_isa();
-  const SgemmUkernelInfo& uk = sgemm_ukernel_for(isa);
+  const WgradPlan pl = plan_wgrad(g, isa);
   const TransposeFn transpose = transpose_for(isa);
-  const IgemmPackFn pack_b = igemm_pack_for(isa, uk.nr);
-  FASTNN_ASSERT(pack_b != nullptr, "conv2d weight gradient: no B packer for micro-kernel width ", uk.nr);
   const int64_t NT = T * Cg;
-  // Band of output rows per step: its transposed grad_out and input rows (~192 KiB) stay in L2
-  // between the transpose and the packing that reads them.
-  const int64_t budget = int64_t(48) << 10;
-  const int64_t band_rows =
-      std::clamp<int64_t>(budget / std::max<int64_t>(1, g.Wo * g.K + g.sh * g.W * g.C), 1, g.Ho);
-  const int64_t kc_max = 256;
-  const int64_t nc_max = std::max<int64_t>(uk.nr, std::min<int64_t>((NT + uk.nr - 1) / uk.nr * uk.nr, 512));
   const int max_threads = int(std::min<int64_t>(get_num_threads(), total_rows));
   float* acc = conv_scratch(ConvScratch::wgrad_acc, size_t(max_threads) * size_t(wsize));
   int used = 1;
@@ -173,47 +233,41 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
     float* my = acc + size_t(tid) * size_t(wsize);
     std::memset(my, 0, sizeof(float) * size_t(wsize));
     const int64_t lo = total_rows * tid / nthr, hi = total_rows * (tid + 1) / nthr;
-    if (lo >= hi) return;
-    const int64_t max_in_rows = std::min(g.H, (band_rows - 1) * g.sh + (g.R - 1) * g.dh + 1);
-    const int64_t gt_size = band_rows * g.Wo * g.K, xt_size = max_in_rows * g.W * g.C;
-    const int64_t ap_size = kc_max * ((Kg + uk.mr - 1) / uk.mr * uk.mr), bp_size = kc_max * nc_max;
-    float* ws = thread_workspace(2, size_t(gt_size + xt_size + ap_size + bp_size + 48));
-    float* gt = ws;
-    float* xt = gt + gt_size;
-    float* apack = align64(xt + xt_size);
-    float* bpack = align64(apack + ap_size);
+    std::vector<WgradSegment> segs;
     std::vector<IgemmRow> pack_rows;
     std::vector<PackPiece> pieces;
+    const int64_t ap_size = pl.kc_max * ((g.Kg() + pl.uk.mr - 1) / pl.uk.mr * pl.uk.mr);
+    const int64_t bp_size = pl.kc_max * pl.nc_max;
     for (int64_t row = lo; row < hi;) {
-      const int64_t n = row / g.Ho, oy0 = row % g.Ho;
-      const int64_t rows = std::min({band_rows, g.Ho - oy0, hi - row});
-      row += rows;
-      WgradBand b;
-      b.oy0 = oy0;
-      b.rows = rows;
-      b.iy_lo = std::clamp<int64_t>(oy0 * g.sh - g.pt, 0, g.H);
-      const int64_t iy_hi = std::clamp<int64_t>((oy0 + rows - 1) * g.sh - g.pt + (g.R - 1) * g.dh + 1, 0, g.H);
-      b.in_rows = std::max<int64_t>(0, iy_hi - b.iy_lo);
+      int64_t P, gt_size, xt_size;
+      row += next_band(g, pl, row, hi, segs, P, gt_size, xt_size);
+      float* ws = thread_workspace(2, size_t(gt_size + xt_size + ap_size + bp_size + 48));
+      float* gt = ws;
+      float* xt = gt + gt_size;
+      float* apack = align64(xt + xt_size);
+      float* bpack = align64(apack + ap_size);
       // Gt[p][k] = gy[n, k, oy0*Wo + p];  Xt[q][c] = x[n, c, iy_lo*W + q]
-      transpose(g.K, rows * g.Wo, gy + (n * g.K) * g.Ho * g.Wo + oy0 * g.Wo, g.Ho * g.Wo, gt, g.K);
-      transpose(g.C, b.in_rows * g.W, x + (n * g.C) * g.H * g.W + b.iy_lo * g.W, g.H * g.W, xt, g.C);
-      b.gt = gt;
-      b.xt = xt;
-      wgrad_band_gemm(g, uk, pack_b, b, my, apack, bpack, kc_max, nc_max, pack_rows, pieces);
+      for (const WgradSegment& s : segs) {
+        transpose(g.K, s.rows * g.Wo, gy + (s.n * g.K) * g.Ho * g.Wo + s.oy0 * g.Wo, g.Ho * g.Wo, gt + s.p0 * g.K,
+                  g.K);
+        transpose(g.C, s.in_rows * g.W, x + (s.n * g.C) * g.H * g.W + s.iy_lo * g.W, g.H * g.W, xt + s.xt_off,
+                  g.C);
+      }
+      wgrad_band_gemm(g, pl, segs.data(), int(segs.size()), P, gt, xt, my, apack, bpack, pack_rows, pieces);
     }
   });
 
-  // gw[(gi*Kg + k), c, t] = Σ_threads acc[gi][k][t*Cg + c]
-  parallel_for(0, g.K, 1, [&](int64_t k_lo, int64_t k_hi) {
-    for (int64_t kk = k_lo; kk < k_hi; ++kk) {
-      float* dst = gw + kk * Cg * T;
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t t = 0; t < T; ++t) {
-          float s = 0.0f;
-          for (int th = 0; th < used; ++th) s += acc[size_t(th) * size_t(wsize) + size_t(kk * NT + t * Cg + c)];
-          dst[c * T + t] = s;
-        }
-    }
+  // acc[0] += the other threads' accumulators, then gw[(gi*Kg + k), c, t] = acc[0][gi][k][t*Cg + c]
+  // (a T × Cg → Cg × T transpose per output channel).
+  if (used > 1)
+    parallel_for(0, wsize, 1 << 14, [&](int64_t lo, int64_t hi) {
+      for (int th = 1; th < used; ++th) {
+        const float* src = acc + size_t(th) * size_t(wsize);
+        for (int64_t i = lo; i < hi; ++i) acc[i] += src[i];
+      }
+    });
+  parallel_for(0, g.K, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, NT)), [&](int64_t lo, int64_t hi) {
+    for (int64_t kk = lo; kk < hi; ++kk) transpose(T, Cg, acc + kk * NT, Cg, gw + kk * Cg * T, T);
   });
 }
 

@@ -8,6 +8,7 @@
 #include "common/parallel.h"
 #include "common/workspace.h"
 #include "cpu/pool/pool.h"
+#include "cpu/pool/pool_kernels.h"
 
 namespace fastnn {
 namespace {
@@ -108,6 +109,11 @@ void avg_pool2d_backward_cpu(const Pool2dGeometry& g, bool count_include_pad, in
 }
 
 void adaptive_avg_pool2d_cpu(int64_t NC, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const float* x, float* y) {
+  if (Ho == 1 && Wo == 1) {  // global average pooling: one mean per contiguous plane
+    const PoolKernels& k = pool_kernels_for(active_isa());
+    parallel_for(0, NC, plane_grain(H * W), [&](int64_t lo, int64_t hi) { k.mean_rows(x + lo * H * W, hi - lo, H * W, y + lo); });
+    return;
+  }
   auto rw = [&](int64_t i) { return adaptive_window(i, Ho, H); };
   auto cw = [&](int64_t i) { return adaptive_window(i, Wo, W); };
   auto div = [](const Window& a, const Window& b) { return float((a.hi - a.lo) * (b.hi - b.lo)); };
@@ -119,6 +125,12 @@ void adaptive_avg_pool2d_cpu(int64_t NC, int64_t H, int64_t W, int64_t Ho, int64
 
 void adaptive_avg_pool2d_backward_cpu(int64_t NC, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const float* gy,
                                       float* gx) {
+  if (Ho == 1 && Wo == 1) {  // global average pooling: each plane is its gradient over H·W
+    parallel_for(0, NC, plane_grain(H * W), [&](int64_t lo, int64_t hi) {
+      for (int64_t p = lo; p < hi; ++p) std::fill_n(gx + p * H * W, H * W, gy[p] / float(H * W));
+    });
+    return;
+  }
   auto rw = [&](int64_t i) { return adaptive_window(i, Ho, H); };
   auto cw = [&](int64_t i) { return adaptive_window(i, Wo, W); };
   auto div = [](const Window& a, const Window& b) { return float((a.hi - a.lo) * (b.hi - b.lo)); };

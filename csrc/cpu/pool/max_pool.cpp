@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/parallel.h"
+#include "common/workspace.h"
 #include "cpu/pool/pool.h"
 #include "cpu/pool/pool_kernels.h"
 
@@ -48,11 +49,13 @@ void max_pool_plane_ref(const Pool2dGeometry& g, const float* x, float* y, int64
 }
 
 void max_pool2d_cpu(const Pool2dGeometry& g, const float* x, float* y, int64_t* indices) {
-  const PoolKernels& k = pool_kernels_for(active_isa());
   const int64_t plane_in = g.H * g.W, plane_out = g.Ho * g.Wo;
+  // The vector kernels keep indices in int32 lanes.
+  const PoolKernels& k = pool_kernels_for(plane_in < (int64_t(1) << 31) ? active_isa() : Isa::generic);
   parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, plane_in)), [&](int64_t lo, int64_t hi) {
+    float* scratch = thread_workspace(2, size_t(k.max_scratch(g)));
     for (int64_t p = lo; p < hi; ++p)
-      k.max_plane(g, x + p * plane_in, y + p * plane_out, indices ? indices + p * plane_out : nullptr);
+      k.max_plane(g, x + p * plane_in, y + p * plane_out, indices ? indices + p * plane_out : nullptr, scratch);
   });
 }
 
