@@ -34,7 +34,7 @@ struct BwdScratch {
 BwdScratch carve_bwd(Carver& c, const Leaves& lv, const Problem& p, const Dims& dm) {
   BwdScratch w;
   const int64_t ld = w.ld = padded_ld(lv.bq);
-  w.qst = c.carve(p.D * ld);        // (scale·Q)ᵀ [D][ld]
+  w.qst = c.carve(p.D * ld);        // (scale·log2e·Q)ᵀ [D][ld]
   w.dot = c.carve(p.Dv * ld);       // dOᵀ [Dv][ld]
   w.qr = c.carve(lv.bq * dm.ldd);   // Q rows [bq][ldd]
   w.dor = c.carve(lv.bq * dm.lddv); // dO rows [bq][lddv]
@@ -68,37 +68,34 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
   const Dims& dm = a.dm;
   const int64_t ld = w.ld, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
   // Pack Q and dO both ways, lse (+inf for rows without keys, so P = 0) and Δ.
+  const float* qsrc = p.q.at(b, h, q0);
+  const float* gsrc = a.go.at(b, h, q0);
+  pack_transposed(lv, qsrc, p.q.sl, p.q.sd, nq, p.D, p.scale * kLog2e, w.qst, ld);  // scores in base 2
+  pack_transposed(lv, gsrc, a.go.sl, a.go.sd, nq, p.Dv, 1.0f, w.dot, ld);
   for (int64_t i = 0; i < nqp; ++i) {
     float* qr = w.qr + i * dm.ldd;
     float* dr = w.dor + i * dm.lddv;
     if (i >= nq) {
       for (int64_t d = 0; d < dm.dn; ++d) qr[d] = 0.0f;
       for (int64_t d = 0; d < dm.dvn; ++d) dr[d] = 0.0f;
-      for (int64_t d = 0; d < p.D; ++d) w.qst[d * ld + i] = 0.0f;
-      for (int64_t d = 0; d < p.Dv; ++d) w.dot[d * ld + i] = 0.0f;
       w.lse[i] = __builtin_inff();
       w.delta[i] = 0.0f;
       continue;
     }
-    const float* qs = p.q.at(b, h, q0 + i);
-    for (int64_t d = 0; d < p.D; ++d) {
-      const float x = qs[d * p.q.sd];
-      qr[d] = x;
-      w.qst[d * ld + i] = p.scale * x;
-    }
-    for (int64_t d = p.D; d < dm.dn; ++d) qr[d] = 0.0f;
-    const float* gs = a.go.at(b, h, q0 + i);
+    const float* qs = qsrc + i * p.q.sl;
+    const float* gs = gsrc + i * a.go.sl;
     const float* os = a.out.at(b, h, q0 + i);
+    for (int64_t d = 0; d < p.D; ++d) qr[d] = qs[d * p.q.sd];
+    for (int64_t d = p.D; d < dm.dn; ++d) qr[d] = 0.0f;
     double delta = 0.0;
     for (int64_t d = 0; d < p.Dv; ++d) {
       const float g = gs[d * a.go.sd];
       dr[d] = g;
-      w.dot[d * ld + i] = g;
       delta += double(g) * double(os[d * a.out.sd]);
     }
     for (int64_t d = p.Dv; d < dm.dvn; ++d) dr[d] = 0.0f;
     const float l = *a.lse.at(b, h, q0 + i);
-    w.lse[i] = l == -__builtin_inff() ? __builtin_inff() : l;
+    w.lse[i] = l == -__builtin_inff() ? __builtin_inff() : l * kLog2e;
     w.delta[i] = float(delta);
   }
   for (int64_t d = 0; d < p.D; ++d)
@@ -109,7 +106,7 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
   for (int64_t kb = 0; kb < kend; kb += lv.bk) {
     const int64_t nk = std::min<int64_t>(lv.bk, kend - kb);
     ScoreBlock blk{w.s, ld, nk, nqp, nullptr, nullptr, ld, kNoCausal};
-    if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, w.bias_row, w.bias_tile, blk)) continue;
+    if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, kLog2e, w.bias_row, w.bias_tile, blk)) continue;
     if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
     // Lanes before i0 see none of this block's keys (P = dS = 0): skipped.
     const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
@@ -129,10 +126,9 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
     // dQᵀ[d][i] += Σ_j K[kb + j][d]·dSᵀ[j][i]
     lv.gemm(p.D, n, nk, kr.p, kr.sd, kr.sl, dp, ld, w.dqt + i0, ld, GemmMode::accumulate, nullptr);
   }
-  for (int64_t i = 0; i < nq; ++i) {
-    float* dst = a.dq.at(b, h, q0 + i);
-    for (int64_t d = 0; d < p.D; ++d) dst[d * a.dq.sd] = p.scale * w.dqt[d * ld + i];
-  }
+  float* rowscale = w.delta;  // Δ is no longer needed: dq = scale·dQᵀ, transposed back
+  for (int64_t i = 0; i < nq; ++i) rowscale[i] = p.scale;
+  unpack_transposed(lv, w.dqt, ld, nq, p.D, rowscale, a.dq.at(b, h, q0), a.dq.sl, a.dq.sd);
 }
 
 void write_kv_grad(const Operand& dst, int64_t b, int64_t hk, int64_t n, int64_t ld, float scale, const float* acc,

@@ -14,27 +14,27 @@ namespace {
 
 constexpr int kWorkspaceSlot = 2;  // slots 0/1 belong to sgemm
 
-// Scratch of one query block. Lanes buffers have row stride ld = padded_ld(bq). K and V blocks whose
-// layout would thrash L1 are copied to kp [bk][ldk] / vp [bk][ldv] (once per query block and key
-// block: 1/(4·bq) of the work).
+// Scratch of one query block. Lanes buffers have row stride ld = padded_ld(bq); the score panel s
+// stays in L1. K and V blocks whose layout would thrash L1 are copied to kp [bk][ldk] / vp [bk][ldv]
+// (once per query block and key block: 1/(4·bq) of the work); others are read in place.
 struct FwdScratch {
   int64_t ld, ldk, ldv;
-  float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *alpha, *kp, *vp;
+  float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *inv, *kp, *vp;
 };
 
 FwdScratch carve_fwd(Carver& c, const Leaves& lv, const Problem& p) {
   FwdScratch w;
   w.ld = padded_ld(lv.bq);
-  w.ldk = padded_ld(p.D);
-  w.ldv = padded_ld(p.Dv);
-  w.qt = c.carve(p.D * w.ld);    // (scale·Q)ᵀ [D][ld]
+  w.qt = c.carve(p.D * w.ld);    // (scale·log2e·Q)ᵀ [D][ld]
   w.ot = c.carve(p.Dv * w.ld);   // Oᵀ unnormalised [Dv][ld]
-  w.s = c.carve(lv.bk * w.ld);   // Sᵀ, then Pᵀ [bk][ld]
+  w.s = c.carve(lv.bk * lv.panel);  // Sᵀ, then Pᵀ, of one panel [bk][panel]
   w.bias_tile = p.mask.p ? c.carve(lv.bk * w.ld) : nullptr;
   w.bias_row = p.mask.p ? c.carve(lv.bk) : nullptr;
   w.m = c.carve(w.ld);
   w.l = c.carve(w.ld);
-  w.alpha = c.carve(w.ld);
+  w.inv = c.carve(w.ld);
+  w.ldk = padded_ld(p.D);
+  w.ldv = padded_ld(p.Dv);
   w.kp = worth_packing(p.k.sl, p.k.sd) ? c.carve(lv.bk * w.ldk) : nullptr;
   w.vp = worth_packing(p.v.sl, p.v.sd) ? c.carve(lv.bk * w.ldv) : nullptr;
   return w;
@@ -45,13 +45,8 @@ void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const
                    int64_t q0, int64_t nq, const FwdScratch& w) {
   const int64_t ld = w.ld, nqp = round_up(nq, lv.lanes), hk = h / p.rep;
   const float ninf = -__builtin_inff();
-  // Pack (scale·Q)ᵀ, zero in the padded lanes so their scores stay finite.
-  for (int64_t d = 0; d < p.D; ++d) {
-    float* row = w.qt + d * ld;
-    const float* src = p.q.at(b, h, q0) + d * p.q.sd;
-    for (int64_t i = 0; i < nq; ++i) row[i] = p.scale * src[i * p.q.sl];
-    for (int64_t i = nq; i < nqp; ++i) row[i] = 0.0f;
-  }
+  // Pack (scale·log2e·Q)ᵀ (scores in base 2), zero in the padded lanes so their scores stay finite.
+  pack_transposed(lv, p.q.at(b, h, q0), p.q.sl, p.q.sd, nq, p.D, p.scale * kLog2e, w.qt, ld);
   for (int64_t i = 0; i < nqp; ++i) {
     w.m[i] = ninf;
     w.l[i] = 0.0f;
@@ -65,29 +60,25 @@ void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const
   for (int64_t kb = 0; kb < kend; kb += lv.bk) {
     const int64_t nk = kend - kb < lv.bk ? kend - kb : lv.bk;
     ScoreBlock blk{w.s, ld, nk, nqp, nullptr, nullptr, ld, kNoCausal};
-    if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, w.bias_row, w.bias_tile, blk)) continue;
+    if (p.mask.p && !fill_mask_bias(p.mask, b, h, q0, nq, kb, nk, kLog2e, w.bias_row, w.bias_tile, blk)) continue;
     if (p.causal && kb + nk - 1 > q0 + p.off) blk.causal_thr = kb - q0 - p.off;
-    const int64_t i0 = causal_lane_begin(blk, lv.lanes), n = nqp - i0;
-    if (n == 0) continue;
+    const int64_t i0 = causal_lane_begin(blk, lv.lanes);
+    if (i0 == nqp) continue;
+    blk = lanes_from(blk, i0);
     const Rows kr = block_rows(kbase + kb * p.k.sl, p.k.sl, p.k.sd, nk, p.D, w.kp, w.ldk);
     const Rows vr = block_rows(vbase + kb * p.v.sl, p.v.sl, p.v.sd, nk, p.Dv, w.vp, w.ldv);
-    // Sᵀ[j][i] = Σ_d K[kb + j][d] · (scale·Q)ᵀ[d][i]     (lanes i >= i0)
-    lv.gemm(nk, n, p.D, kr.p, kr.sl, kr.sd, w.qt + i0, ld, w.s + i0, ld, GemmMode::store, nullptr);
-    lv.softmax_fwd(lanes_from(blk, i0), w.m + i0, w.l + i0, w.alpha + i0);
-    // Oᵀ[d][i] = alpha[i]·Oᵀ[d][i] + Σ_j V[kb + j][d] · Pᵀ[j][i]
-    lv.gemm(p.Dv, n, nk, vr.p, vr.sd, vr.sl, w.s + i0, ld, w.ot + i0, ld, GemmMode::rescale, w.alpha + i0);
+    // Sᵀ = K·(scale·log2e·Q)ᵀ, online softmax, Oᵀ ← alpha ⊙ Oᵀ + Vᵀ·Pᵀ   (lanes i >= i0)
+    lv.attend(FwdBlock{nk, p.D, p.Dv, blk.n, kr.p, kr.sl, vr.p, vr.sl, w.qt + i0, ld, w.ot + i0, ld, w.m + i0,
+                       w.l + i0, w.s, blk.bias_row, blk.bias_tile, blk.ldbias, blk.causal_thr});
   }
+  // out = Oᵀ / l, transposed back; lse = ln2·m + ln l. A row with no key (l = 0: fully masked, or
+  // before the causal diagonal) is written as exact zeros, never 0·(inf or NaN from V).
   for (int64_t i = 0; i < nq; ++i) {
     const float li = w.l[i];
-    if (li == 0.0f) {  // no key (fully masked, or before the causal diagonal): zeros, never 0·garbage
-      write_empty_row(p, out, lse, b, h, q0 + i);
-      continue;
-    }
-    const float inv = 1.0f / li;
-    float* dst = out.at(b, h, q0 + i);
-    for (int64_t d = 0; d < p.Dv; ++d) dst[d * out.sd] = w.ot[d * ld + i] * inv;
-    if (lse.p) *lse.at(b, h, q0 + i) = w.m[i] + std::log(li);
+    w.inv[i] = li == 0.0f ? 0.0f : 1.0f / li;
+    if (lse.p) *lse.at(b, h, q0 + i) = li == 0.0f ? ninf : w.m[i] * kLn2 + std::log(li);
   }
+  unpack_transposed(lv, w.ot, ld, nq, p.Dv, w.inv, out.at(b, h, q0), out.sl, out.sd);
 }
 
 }  // namespace

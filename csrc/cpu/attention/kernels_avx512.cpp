@@ -116,54 +116,168 @@ static inline bool has_masks(const ScoreBlock& blk) {
   return blk.bias_row || blk.bias_tile || blk.causal_thr != kNoCausal;
 }
 
-// ---- forward online softmax -------------------------------------------------------------------------
+// ---- fused forward step (FwdBlock; structure as kernels_avx2.cpp) ---------------------------------
 
-void softmax_fwd_avx512(const ScoreBlock& blk, float* m, float* l, float* alpha) {
-  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
-  const bool masked = has_masks(blk);
-  for (int64_t i0 = 0; i0 < blk.n; i0 += W) {
-    float* s = blk.s + i0;
-    const __m512 m_old = _mm512_load_ps(m + i0);
-    __m512 mx0 = m_old, mx1 = ninf;
-    int64_t j = 0;
-    if (masked) {
-      for (; j < blk.nk; ++j) {
-        const __m512 x = masked_score(blk, j, i0, _mm512_load_ps(s + j * blk.lds));
-        _mm512_store_ps(s + j * blk.lds, x);
-        mx0 = _mm512_max_ps(x, mx0);
-      }
-    } else {
-      for (; j + 1 < blk.nk; j += 2) {
-        mx0 = _mm512_max_ps(_mm512_load_ps(s + j * blk.lds), mx0);
-        mx1 = _mm512_max_ps(_mm512_load_ps(s + (j + 1) * blk.lds), mx1);
-      }
-      if (j < blk.nk) mx0 = _mm512_max_ps(_mm512_load_ps(s + j * blk.lds), mx0);
+constexpr int PW = NVMAX * W;  // lanes per panel: the score panel s is [nk][PW], 12 KB at bk = 64
+
+template <int R, int NV, bool kMax>
+static inline void qk_tile(int64_t d, const float* k, int64_t ldk, const float* qt, int64_t ldq, float* s, float* mx) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  const float* kr[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) kr[r] = k + r * ldk;
+  for (int64_t t = 0; t < d; ++t, qt += ldq) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_load_ps(qt + v * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 x = _mm512_set1_ps(kr[r][t]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
     }
-    const __m512 m_new = _mm512_max_ps(mx1, mx0);
-    const __m512 safe = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m_new, ninf, _CMP_NEQ_UQ), m_new);  // -inf → 0
-    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
-    j = 0;
-    for (; j + 1 < blk.nk; j += 2) {
-      float* p0 = s + j * blk.lds;
-      float* p1 = p0 + blk.lds;
-      const __m512 e0 = exp(_mm512_sub_ps(_mm512_load_ps(p0), safe));
-      const __m512 e1 = exp(_mm512_sub_ps(_mm512_load_ps(p1), safe));
-      _mm512_store_ps(p0, e0);
-      _mm512_store_ps(p1, e1);
-      sum0 = _mm512_add_ps(sum0, e0);
-      sum1 = _mm512_add_ps(sum1, e1);
-    }
-    if (j < blk.nk) {
-      float* p0 = s + j * blk.lds;
-      const __m512 e0 = exp(_mm512_sub_ps(_mm512_load_ps(p0), safe));
-      _mm512_store_ps(p0, e0);
-      sum0 = _mm512_add_ps(sum0, e0);
-    }
-    const __m512 al = exp(_mm512_sub_ps(m_old, safe));
-    _mm512_store_ps(alpha + i0, al);
-    _mm512_store_ps(l + i0, _mm512_fmadd_ps(al, _mm512_load_ps(l + i0), _mm512_add_ps(sum0, sum1)));
-    _mm512_store_ps(m + i0, m_new);
   }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(s + r * PW + v * W, acc[r][v]);
+  if (kMax) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 m = _mm512_load_ps(mx + v * W);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) m = _mm512_max_ps(acc[r][v], m);
+      _mm512_store_ps(mx + v * W, m);
+    }
+  }
+}
+
+template <int R, int NV>
+static inline void pv_tile(int64_t nk, const float* v, int64_t ldv, const float* p, float* o, int64_t ldo,
+                           const float* alpha) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      acc[r][v] = _mm512_setzero_ps();
+      _mm_prefetch(reinterpret_cast<const char*>(o + r * ldo + v * W), _MM_HINT_T0);
+    }
+  for (int64_t j = 0; j < nk; ++j, v += ldv, p += PW) {
+    __m512 bv[NV];
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; ++c) bv[c] = _mm512_load_ps(p + c * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 x = _mm512_set1_ps(v[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; ++c) acc[r][c] = _mm512_fmadd_ps(x, bv[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const __m512 al = _mm512_load_ps(alpha + v * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      float* c = o + r * ldo + v * W;
+      _mm512_store_ps(c, _mm512_fmadd_ps(al, _mm512_load_ps(c), acc[r][v]));
+    }
+  }
+}
+
+template <int R, int NV, bool kMax>
+static void qk_rows(const FwdBlock& f, int64_t j, int64_t i0, float* mx) {
+  qk_tile<R, NV, kMax>(f.d, f.k + j * f.ldk, f.ldk, f.qt + i0, f.ldq, f.s + j * PW, mx);
+}
+
+template <int NV, bool kMax>
+static void qk_panel(const FwdBlock& f, int64_t i0, float* mx) {
+  int64_t j = 0;
+  for (; j + MR <= f.nk; j += MR) qk_rows<MR, NV, kMax>(f, j, i0, mx);
+  switch (f.nk - j) {
+    case 7: qk_rows<7, NV, kMax>(f, j, i0, mx); break;
+    case 6: qk_rows<6, NV, kMax>(f, j, i0, mx); break;
+    case 5: qk_rows<5, NV, kMax>(f, j, i0, mx); break;
+    case 4: qk_rows<4, NV, kMax>(f, j, i0, mx); break;
+    case 3: qk_rows<3, NV, kMax>(f, j, i0, mx); break;
+    case 2: qk_rows<2, NV, kMax>(f, j, i0, mx); break;
+    case 1: qk_rows<1, NV, kMax>(f, j, i0, mx); break;
+    default: break;
+  }
+}
+
+template <int R, int NV>
+static void pv_rows(const FwdBlock& f, int64_t t, int64_t i0, const float* alpha) {
+  pv_tile<R, NV>(f.nk, f.v + t, f.ldv, f.s, f.ot + t * f.ldo + i0, f.ldo, alpha);
+}
+
+template <int NV>
+static void attend_panel(const FwdBlock& f, const ScoreBlock& masks, int64_t i0) {
+  const __m512 ninf = _mm512_set1_ps(-__builtin_inff());
+  alignas(64) float mx[NV * W];
+  alignas(64) float alpha[NV * W];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) _mm512_store_ps(mx + v * W, ninf);
+  if (!has_masks(masks)) {
+    qk_panel<NV, true>(f, i0, mx);
+  } else {
+    qk_panel<NV, false>(f, i0, mx);
+    for (int64_t j = 0; j < f.nk; ++j)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* sp = f.s + j * PW + v * W;
+        const __m512 x = masked_score(masks, j, i0 + v * W, _mm512_load_ps(sp));
+        _mm512_store_ps(sp, x);
+        _mm512_store_ps(mx + v * W, _mm512_max_ps(x, _mm512_load_ps(mx + v * W)));
+      }
+  }
+  __m512 safe[NV], sum[NV];
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const __m512 m_old = _mm512_load_ps(f.m + i0 + v * W);
+    const __m512 m_new = _mm512_max_ps(_mm512_load_ps(mx + v * W), m_old);
+    safe[v] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m_new, ninf, _CMP_NEQ_UQ), m_new);  // -inf → 0
+    _mm512_store_ps(alpha + v * W, exp2_softmax(_mm512_sub_ps(m_old, safe[v])));
+    _mm512_store_ps(f.m + i0 + v * W, m_new);
+    sum[v] = _mm512_setzero_ps();
+  }
+  for (int64_t j = 0; j < f.nk; ++j)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      float* sp = f.s + j * PW + v * W;
+      const __m512 p = exp2_softmax(_mm512_sub_ps(_mm512_load_ps(sp), safe[v]));
+      _mm512_store_ps(sp, p);
+      sum[v] = _mm512_add_ps(sum[v], p);
+    }
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    float* l = f.l + i0 + v * W;
+    _mm512_store_ps(l, _mm512_fmadd_ps(_mm512_load_ps(alpha + v * W), _mm512_load_ps(l), sum[v]));
+  }
+  int64_t t = 0;
+  for (; t + MR <= f.dv; t += MR) pv_rows<MR, NV>(f, t, i0, alpha);
+  switch (f.dv - t) {
+    case 7: pv_rows<7, NV>(f, t, i0, alpha); break;
+    case 6: pv_rows<6, NV>(f, t, i0, alpha); break;
+    case 5: pv_rows<5, NV>(f, t, i0, alpha); break;
+    case 4: pv_rows<4, NV>(f, t, i0, alpha); break;
+    case 3: pv_rows<3, NV>(f, t, i0, alpha); break;
+    case 2: pv_rows<2, NV>(f, t, i0, alpha); break;
+    case 1: pv_rows<1, NV>(f, t, i0, alpha); break;
+    default: break;
+  }
+}
+
+void attend_avx512(const FwdBlock& f) {
+  const ScoreBlock masks{f.s, PW, f.nk, f.n, f.bias_row, f.bias_tile, f.ldbias, f.causal_thr};
+  int64_t i0 = 0;
+  for (; i0 + PW <= f.n; i0 += PW) attend_panel<NVMAX>(f, masks, i0);
+  if (f.n - i0 == 2 * W) attend_panel<2>(f, masks, i0);
+  if (f.n - i0 == W) attend_panel<1>(f, masks, i0);
 }
 
 // ---- backward ---------------------------------------------------------------------------------------
@@ -177,7 +291,7 @@ void softmax_bwd_avx512(const ScoreBlock& blk, const float* lse, const float* de
       float* pd = dp + j * lddp + i0;
       __m512 x = _mm512_load_ps(ps);
       if (masked) x = masked_score(blk, j, i0, x);
-      const __m512 p = exp(_mm512_sub_ps(x, ls));
+      const __m512 p = exp2_softmax(_mm512_sub_ps(x, ls));
       _mm512_store_ps(ps, p);
       _mm512_store_ps(pd, _mm512_mul_ps(p, _mm512_sub_ps(_mm512_load_ps(pd), de)));
     }
@@ -306,7 +420,68 @@ void decode_avx512(const DecodeBlock& d) {
   }
 }
 
-const Leaves kAvx512 = {"avx512", W, MR, 96, 192, 64, gemm_avx512, softmax_fwd_avx512, softmax_bwd_avx512, decode_avx512};
+// ---- query block packing: 8×8 transposes on YMM halves (lanes are padded to 16) ---------------------
+
+static inline void transpose8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+void pack_transposed_avx512(const float* src, int64_t sl, int64_t n, int64_t D, float scale, float* dst,
+                            int64_t ld) {
+  const __m256 sc = _mm256_set1_ps(scale);
+  const int64_t n8 = n / 8 * 8, d8 = D / 8 * 8;
+  for (int64_t i0 = 0; i0 < n8; i0 += 8)
+    for (int64_t d0 = 0; d0 < d8; d0 += 8) {
+      __m256 r[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_mul_ps(sc, _mm256_loadu_ps(src + (i0 + k) * sl + d0));
+      transpose8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + (d0 + k) * ld + i0, r[k]);
+    }
+  for (int64_t i = 0; i < n8; ++i)
+    for (int64_t d = d8; d < D; ++d) dst[d * ld + i] = scale * src[i * sl + d];
+  const int64_t np = (n + W - 1) / W * W;
+  for (int64_t d = 0; d < D; ++d)
+    for (int64_t i = n8; i < np; ++i) dst[d * ld + i] = i < n ? scale * src[i * sl + d] : 0.0f;
+}
+
+void unpack_transposed_avx512(const float* src, int64_t ld, int64_t n, int64_t D, const float* rowscale, float* dst,
+                              int64_t sl) {
+  const int64_t n8 = n / 8 * 8, d8 = D / 8 * 8;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t i0 = 0; i0 < n8; i0 += 8)
+    for (int64_t d0 = 0; d0 < d8; d0 += 8) {
+      __m256 r[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + (d0 + k) * ld + i0);
+      transpose8(r);
+      for (int k = 0; k < 8; ++k) {
+        const __m256 f = _mm256_set1_ps(rowscale[i0 + k]);
+        const __m256 keep = _mm256_cmp_ps(f, zero, _CMP_NEQ_UQ);
+        _mm256_storeu_ps(dst + (i0 + k) * sl + d0, _mm256_and_ps(keep, _mm256_mul_ps(f, r[k])));
+      }
+    }
+  for (int64_t i = 0; i < n; ++i) {
+    const float f = rowscale[i];
+    for (int64_t d = i < n8 ? d8 : 0; d < D; ++d) dst[i * sl + d] = f == 0.0f ? 0.0f : f * src[d * ld + i];
+  }
+}
+
+const Leaves kAvx512 = {"avx512",      W,          MR,          96, 192, 64, PW, gemm_avx512, attend_avx512,
+                        softmax_bwd_avx512, decode_avx512, pack_transposed_avx512, unpack_transposed_avx512};
 
 }  // namespace
 

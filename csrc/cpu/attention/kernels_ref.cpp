@@ -52,22 +52,50 @@ void apply_masks(const ScoreBlock& blk) {
   }
 }
 
-void softmax_fwd_ref(const ScoreBlock& blk, float* m, float* l, float* alpha) {
+// One panel of kLanes lanes starting at i0 (the scratch holds [nk][kLanes]).
+void attend_panel_ref(const FwdBlock& f, const ScoreBlock& masks, int64_t i0) {
+  float* s = f.s;
+  for (int64_t j = 0; j < f.nk; ++j) {
+    const float* kj = f.k + j * f.ldk;
+    for (int i = 0; i < kLanes; ++i) {
+      float acc = 0.0f;
+      for (int64_t t = 0; t < f.d; ++t) acc += kj[t] * f.qt[t * f.ldq + i0 + i];
+      s[j * kLanes + i] = acc;
+    }
+  }
+  ScoreBlock blk = masks;  // the panel's lanes: lane i of s is lane i0 + i of the block
+  blk.s = s;
+  blk.lds = kLanes;
+  blk.n = kLanes;
+  if (blk.bias_tile) blk.bias_tile += i0;
+  if (blk.causal_thr != kNoCausal) blk.causal_thr -= i0;
   apply_masks(blk);
-  for (int64_t i = 0; i < blk.n; ++i) {
-    float mx = m[i];
-    for (int64_t j = 0; j < blk.nk; ++j) mx = std::fmax(mx, blk.s[j * blk.lds + i]);
+  for (int i = 0; i < kLanes; ++i) {
+    float* m = f.m + i0 + i;
+    float mx = *m;
+    for (int64_t j = 0; j < f.nk; ++j) mx = std::fmax(mx, s[j * kLanes + i]);
     const float safe = mx == -kInf ? 0.0f : mx;
     float sum = 0.0f;
-    for (int64_t j = 0; j < blk.nk; ++j) {
-      float* x = blk.s + j * blk.lds + i;
-      *x = std::exp(*x - safe);
+    for (int64_t j = 0; j < f.nk; ++j) {
+      float* x = s + j * kLanes + i;
+      *x = std::exp2(*x - safe);
       sum += *x;
     }
-    alpha[i] = std::exp(m[i] - safe);
-    l[i] = alpha[i] * l[i] + sum;
-    m[i] = mx;
+    const float alpha = std::exp2(*m - safe);
+    f.l[i0 + i] = alpha * f.l[i0 + i] + sum;
+    *m = mx;
+    for (int64_t t = 0; t < f.dv; ++t) {
+      float acc = 0.0f;
+      for (int64_t j = 0; j < f.nk; ++j) acc += f.v[j * f.ldv + t] * s[j * kLanes + i];
+      float* o = f.ot + t * f.ldo + i0 + i;
+      *o = alpha * *o + acc;
+    }
   }
+}
+
+void attend_ref(const FwdBlock& f) {
+  const ScoreBlock masks{f.s, kLanes, f.nk, f.n, f.bias_row, f.bias_tile, f.ldbias, f.causal_thr};
+  for (int64_t i0 = 0; i0 < f.n; i0 += kLanes) attend_panel_ref(f, masks, i0);
 }
 
 void softmax_bwd_ref(const ScoreBlock& blk, const float* lse, const float* delta, float* dp, int64_t lddp) {
@@ -76,7 +104,7 @@ void softmax_bwd_ref(const ScoreBlock& blk, const float* lse, const float* delta
     float* sj = blk.s + j * blk.lds;
     float* dj = dp + j * lddp;
     for (int64_t i = 0; i < blk.n; ++i) {
-      const float p = std::exp(sj[i] - lse[i]);
+      const float p = std::exp2(sj[i] - lse[i]);
       sj[i] = p;
       dj[i] = p * (dj[i] - delta[i]);
     }
@@ -113,7 +141,22 @@ void decode_ref(const DecodeBlock& d) {
   }
 }
 
-const Leaves kGeneric = {"generic", kLanes, 4, 32, 64, 64, gemm_ref, softmax_fwd_ref, softmax_bwd_ref, decode_ref};
+void pack_transposed_ref(const float* src, int64_t sl, int64_t n, int64_t D, float scale, float* dst, int64_t ld) {
+  const int64_t np = (n + kLanes - 1) / kLanes * kLanes;
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t i = 0; i < n; ++i) dst[d * ld + i] = scale * src[i * sl + d];
+    for (int64_t i = n; i < np; ++i) dst[d * ld + i] = 0.0f;
+  }
+}
+
+void unpack_transposed_ref(const float* src, int64_t ld, int64_t n, int64_t D, const float* rowscale, float* dst,
+                           int64_t sl) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) dst[i * sl + d] = rowscale[i] == 0.0f ? 0.0f : rowscale[i] * src[d * ld + i];
+}
+
+const Leaves kGeneric = {"generic",  kLanes,     4,          32, 64, 64, kLanes, gemm_ref, attend_ref, softmax_bwd_ref,
+                         decode_ref, pack_transposed_ref, unpack_transposed_ref};
 
 }  // namespace
 

@@ -109,13 +109,13 @@ Problem make_problem(const char* fn, const TensorView& q, const TensorView& k, c
   return p;
 }
 
-bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk,
+bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk, float unit,
                     float* row_buf, float* tile_buf, ScoreBlock& blk) {
   const float ninf = -__builtin_inff();
   bool live = false;
   if (m.si == 0) {
     for (int64_t j = 0; j < nk; ++j) {
-      row_buf[j] = m.bias(b, h, 0, kb + j);
+      row_buf[j] = unit * m.bias(b, h, 0, kb + j);
       live |= row_buf[j] != ninf;
     }
     blk.bias_row = row_buf;
@@ -124,7 +124,7 @@ bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq,
   // Read along keys (the usual contiguous axis of a mask), write transposed.
   for (int64_t i = 0; i < nq; ++i)
     for (int64_t j = 0; j < nk; ++j) {
-      const float x = m.bias(b, h, q0 + i, kb + j);
+      const float x = unit * m.bias(b, h, q0 + i, kb + j);
       tile_buf[j * blk.ldbias + i] = x;
       live |= x != ninf;
     }
@@ -143,6 +143,23 @@ void pack_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t n, 
     else
       for (int64_t t = 0; t < n; ++t) d[t] = s[t * sd];
   }
+}
+
+void pack_transposed(const Leaves& lv, const float* src, int64_t sl, int64_t sd, int64_t n, int64_t D, float scale,
+                     float* dst, int64_t ld) {
+  if (sd == 1) return lv.pack_transposed(src, sl, n, D, scale, dst, ld);
+  const int64_t np = round_up(n, lv.lanes);
+  for (int64_t d = 0; d < D; ++d) {
+    for (int64_t i = 0; i < n; ++i) dst[d * ld + i] = scale * src[i * sl + d * sd];
+    for (int64_t i = n; i < np; ++i) dst[d * ld + i] = 0.0f;
+  }
+}
+
+void unpack_transposed(const Leaves& lv, const float* src, int64_t ld, int64_t n, int64_t D, const float* rowscale,
+                       float* dst, int64_t sl, int64_t sd) {
+  if (sd == 1) return lv.unpack_transposed(src, ld, n, D, rowscale, dst, sl);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < D; ++d) dst[i * sl + d * sd] = rowscale[i] == 0.0f ? 0.0f : rowscale[i] * src[d * ld + i];
 }
 
 int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks) {

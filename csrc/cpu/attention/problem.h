@@ -67,6 +67,9 @@ Lse lse_of(const TensorView& t);  // data == nullptr → p == nullptr
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2 = 0.693147180559945309f;
+
 // Row stride (floats) for a scratch buffer whose rows hold n floats: a multiple of 16 (64-byte rows
 // for aligned AVX-512 loads) that is an ODD number of cache lines. A stride of an even number of
 // lines folds a tile's rows onto a fraction of the L1 sets (768-byte rows use 16 of 64; 512-byte
@@ -83,6 +86,13 @@ inline bool worth_packing(int64_t sl, int64_t sd) { return sd != 1 || sl % 128 =
 
 // Copies rows [0, nk) of a (rows, n) view with element strides (sl, sd) into dst [nk][ld].
 void pack_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int64_t n, float* dst, int64_t ld);
+
+// Leaves::pack_transposed / unpack_transposed for any element stride sd along D (the leaves need
+// sd == 1; other layouts take a scalar loop).
+void pack_transposed(const Leaves& lv, const float* src, int64_t sl, int64_t sd, int64_t n, int64_t D, float scale,
+                     float* dst, int64_t ld);
+void unpack_transposed(const Leaves& lv, const float* src, int64_t ld, int64_t n, int64_t D, const float* rowscale,
+                       float* dst, int64_t sl, int64_t sd);
 
 // A block of K or V rows as the kernels read it: in place, or copied when dst is set.
 struct Rows {
@@ -103,7 +113,8 @@ int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks
 // Fills the bias of keys [kb, kb + nk) for query rows [q0, q0 + nq) of head (b, h) into `blk`:
 // bias_row (keys only) when the mask does not vary along queries, else bias_tile (zeros in the
 // padded lanes [nq, blk.n)). Returns false when every entry is -inf: the block can be skipped.
-bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk,
+// The bias is multiplied by `unit` (log2 e for kernels that work in base 2).
+bool fill_mask_bias(const Mask& m, int64_t b, int64_t h, int64_t q0, int64_t nq, int64_t kb, int64_t nk, float unit,
                     float* row_buf, float* tile_buf, ScoreBlock& blk);
 
 // Causal blocks on the diagonal: lanes [0, causal_lane_begin) come before the block's first key,

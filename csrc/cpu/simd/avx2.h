@@ -379,5 +379,26 @@ static inline __m256 log1p_exp_neg(__m256 a) {
   return _mm256_fmadd_ps(k, _mm256_set1_ps(0.693359375f), res);
 }
 
+// ---- exp2 for softmax kernels (attention) ---------------------------------------------------
+// 2^x on [-127, 127], ≤ 2 ulp: x = n + f, f ∈ [-½, ½], 2^f by a degree-5 minimax polynomial with
+// p(0) = 1 exactly, n added to the exponent field as an integer. Half the instructions of exp():
+// no blends. x ≤ -127 (including -inf) gives exactly 0 (n = -127 cancels the exponent of p = 1;
+// x < -126 may give a denormal within 2^-126 of the truth); x ≥ 127 gives 2^127;
+// NaN stays NaN. Callers pass arguments in base-2 units (scores pre-multiplied by log2 e).
+static inline __m256 exp2_softmax(__m256 x) {
+  // MINPS/MAXPS return the second operand when either is NaN: keep x second so NaN survives.
+  x = _mm256_max_ps(_mm256_set1_ps(-127.0f), _mm256_min_ps(_mm256_set1_ps(127.0f), x));
+  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(x, n);
+  __m256 p = _mm256_set1_ps(1.3264708686619997e-3f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.671509265899658e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.550733581185341e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.24022242426872253f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(0.6931470036506653f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+  return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+}
+
 }  // namespace simd_avx2
 }  // namespace fastnn

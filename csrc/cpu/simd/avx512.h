@@ -236,5 +236,22 @@ static inline __m512 log1p_exp_neg(__m512 a) {
   return _mm512_fmadd_ps(k, _mm512_set1_ps(0.693359375f), res);
 }
 
+// ---- exp2 for softmax kernels (attention) ---------------------------------------------------
+// 2^x on [-127, 127], ≤ 2 ulp, same design and edge behaviour as simd_avx2::exp2_softmax (x ≤ -127
+// gives exactly 0, x ≥ 127 gives 2^127, NaN stays NaN).
+static inline __m512 exp2_softmax(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-127.0f), _mm512_min_ps(_mm512_set1_ps(127.0f), x));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(1.3264708686619997e-3f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.671509265899658e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550733581185341e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24022242426872253f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931470036506653f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  const __m512i e = _mm512_slli_epi32(_mm512_cvtps_epi32(n), 23);
+  return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(p), e));
+}
+
 }  // namespace simd_avx512
 }  // namespace fastnn
