@@ -74,8 +74,8 @@ void bind_activation(py::module_& m) {
       "The active ISA's vector math on a contiguous 1-D float32 array (exp, log, log1p, tanh, sigmoid, erf, "
       "erfc, normal_tail, normal_pdf, log1p_exp_neg); for accuracy tests.");
   m.def("set_stream_threshold", &set_pointwise_stream_threshold, py::arg("bytes"),
-        "Elementwise kernels write with non-temporal stores past this many bytes touched (-1: default, "
-        "twice the last-level cache). For tests of the streaming paths.");
+        "Elementwise kernels write with non-temporal stores from this many bytes touched on (-1: default, "
+        "the last-level cache size). For tests of the streaming paths.");
 }
 
 }  // namespace fastnn

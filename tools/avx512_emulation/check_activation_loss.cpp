@@ -223,9 +223,10 @@ static void check_softmax() {
       for (int variant = 0; variant < 2; ++variant) {
         const bool stream = variant == 1;
         auto x = rnd(size_t(C), -20.f, 20.f), g = rnd(size_t(C), -1.f, 1.f);
-        std::vector<float> a(size_t(C + 17)), b(size_t(C + 17));
-        k16.row(x.data(), a.data() + variant, C, log, stream);
-        k1.row(x.data(), b.data() + variant, C, log, stream);
+        std::vector<float> a(size_t(C + 17)), b(size_t(C + 17)), s16(static_cast<size_t>(C)), s1(static_cast<size_t>(C));
+        const std::vector<float> next = rnd(size_t(C), -1.f, 1.f);  // only prefetched
+        k16.row(x.data(), a.data() + variant, C, log, stream, s16.data(), next.data());
+        k1.row(x.data(), b.data() + variant, C, log, stream, s1.data(), nullptr);
         compare(log ? "log_softmax row" : "softmax row", C, a.data() + variant, b.data() + variant, 1e-5);
         const std::vector<float> y(b.begin() + variant, b.begin() + variant + C);
         k16.row_backward(g.data(), y.data(), a.data() + variant, C, log, stream);
@@ -238,8 +239,8 @@ static void check_softmax() {
   for (float bad : {NAN, INFINITY}) {
     std::vector<float> x = rnd(37, -1.f, 1.f), a(37), b(37);
     x[20] = bad;
-    k16.row(x.data(), a.data(), 37, false, false);
-    k1.row(x.data(), b.data(), 37, false, false);
+    k16.row(x.data(), a.data(), 37, false, false, nullptr, nullptr);
+    k1.row(x.data(), b.data(), 37, false, false, nullptr, nullptr);
     compare("softmax row with NaN/inf", a, b, 1e-5);
   }
   // columns: C rows of L ≤ 64 lanes, row strides wider than L
@@ -268,14 +269,17 @@ static void check_losses() {
     auto x = rnd(size_t(C), -15.f, 15.f), w = rnd(size_t(C), 0.2f, 2.f);
     for (const float* wp : {static_cast<const float*>(nullptr), static_cast<const float*>(w.data())}) {
       float m16, s16, wx16, m1, s1, wx1;
-      k16.ce_row_stats(x.data(), C, wp, &m16, &s16, &wx16);
-      k1.ce_row_stats(x.data(), C, wp, &m1, &s1, &wx1);
+      k16.ce_row_stats(x.data(), C, wp, &m16, &s16, &wx16, x.data());
+      k1.ce_row_stats(x.data(), C, wp, &m1, &s1, &wx1, nullptr);
       compare("cross_entropy row stats", {m16, s16, wx16}, {m1, s1, wx1}, 1e-5);
-      for (int variant = 0; variant < 2; ++variant) {
-        std::vector<float> a(size_t(C + 17)), b(size_t(C + 17));
-        k16.ce_row_backward(x.data(), a.data() + variant, C, m1, std::log(s1), 0.7f, 0.01f, wp, variant == 1);
-        k1.ce_row_backward(x.data(), b.data() + variant, C, m1, std::log(s1), 0.7f, 0.01f, wp, variant == 1);
-        compare("cross_entropy row backward", C, a.data() + variant, b.data() + variant, 1e-5);
+      for (int variant = 0; variant < 2; ++variant) {  // variant 1: streaming into a misaligned output
+        std::vector<float> a(size_t(C + 17)), b(size_t(C + 17)), sc16(static_cast<size_t>(C)), sc1(static_cast<size_t>(C));
+        float gm16, gs16, gm1, gs1;
+        k16.ce_row_grad(x.data(), a.data() + variant, C, 0.7f, 0.01f, wp, variant == 1, sc16.data(), x.data(), &gm16,
+                        &gs16);
+        k1.ce_row_grad(x.data(), b.data() + variant, C, 0.7f, 0.01f, wp, variant == 1, sc1.data(), nullptr, &gm1, &gs1);
+        compare("cross_entropy row gradient", C, a.data() + variant, b.data() + variant, 1e-5);
+        compare("cross_entropy row gradient stats", {gm16, gs16}, {gm1, gs1}, 1e-5);
       }
     }
   }

@@ -21,16 +21,25 @@
 namespace fastnn {
 namespace {
 
-// σ(x) and 1 - σ(x) = σ(-x), both accurate.
+// σ(x) and 1 - σ(x) = σ(-x), both accurate: r = 1/(1 + e), e·r with e = exp(-|x|), picked by the
+// sign of x.
 template <class VO>
 inline void sigmoid_pair(typename VO::V x, typename VO::V* s, typename VO::V* one_minus_s) {
   using V = typename VO::V;
-  const V e = VO::exp(VO::neg(VO::abs(x)));
+  const V e = VO::exp_nonpos(VO::neg(VO::abs(x)));
   const V r = VO::div(VO::set1(1.0f), VO::add(VO::set1(1.0f), e));
   const V er = VO::mul(e, r);
-  const auto pos = VO::ge(x, VO::zero());
-  *s = VO::select(pos, r, er);
-  *one_minus_s = VO::select(pos, er, r);
+  *s = VO::sign_select(x, er, r);
+  *one_minus_s = VO::sign_select(x, r, er);
+}
+
+// σ(x)·(1 - σ(x)) = e/(1 + e)², e = exp(-|x|): symmetric in x, no select.
+template <class VO>
+inline typename VO::V sigmoid_grad(typename VO::V x) {
+  using V = typename VO::V;
+  const V e = VO::exp_nonpos(VO::neg(VO::abs(x)));
+  const V q = VO::add(VO::set1(1.0f), e);
+  return VO::div(e, VO::mul(q, q));
 }
 
 constexpr float kSqrt2OverPi = 0.797884560802865355f;
@@ -44,7 +53,7 @@ struct Act {
     if constexpr (K == ActKind::relu) {
       return VO::max(VO::zero(), x);  // NaN survives (second operand)
     } else if constexpr (K == ActKind::leaky_relu) {
-      return VO::select(VO::gt(x, VO::zero()), x, VO::mul(x, VO::set1(p.slope)));
+      return VO::sign_select(x, VO::mul(x, VO::set1(p.slope)), x);  // -0 → -0·s = -0, as x > 0 ? x : s·x
     } else if constexpr (K == ActKind::gelu) {
       V pdf;
       const V q = VO::normal_tail(VO::abs(x), &pdf);  // Φ(x) = x < 0 ? Q(|x|) : 1 - Q(|x|)
@@ -94,13 +103,11 @@ struct Act {
       sigmoid_pair<VO>(x, &s, &sm);
       return VO::mul(g, VO::mul(s, VO::fmadd(x, sm, VO::set1(1.0f))));
     } else if constexpr (K == ActKind::sigmoid) {
-      V s, sm;
-      sigmoid_pair<VO>(x, &s, &sm);
-      return VO::mul(g, VO::mul(s, sm));
+      return VO::mul(g, sigmoid_grad<VO>(x));
     } else if constexpr (K == ActKind::tanh) {
       // 1 - tanh² = sech² = 4e/(1+e)², e = exp(-2|x|): all terms positive, so no cancellation
       // anywhere (1 - t² is 0 in float from |x| ≈ 9 on), and one exp instead of tanh's.
-      const V e = VO::exp(VO::mul(VO::abs(x), VO::set1(-2.0f)));
+      const V e = VO::exp_nonpos(VO::mul(VO::abs(x), VO::set1(-2.0f)));
       const V q = VO::add(VO::set1(1.0f), e);
       return VO::mul(g, VO::div(VO::mul(VO::set1(4.0f), e), VO::mul(q, q)));
     } else {  // softplus

@@ -212,9 +212,9 @@ bool pointwise_stream_stores(int64_t bytes) {
   int64_t threshold = g_stream_threshold.load(std::memory_order_relaxed);
   if (threshold < 0) {
     const int64_t llc = cpu_features().l3_bytes;
-    threshold = 2 * (llc > 0 ? llc : int64_t(32) << 20);
+    threshold = llc > 0 ? llc : int64_t(32) << 20;
   }
-  return bytes > threshold;
+  return bytes >= threshold;
 }
 
 void set_pointwise_stream_threshold(int64_t bytes) { g_stream_threshold.store(bytes < 0 ? -1 : bytes); }

@@ -70,10 +70,10 @@ double pointwise_run(int ndim, const int64_t* shape, int nops, const PwOperand* 
                      int64_t chunk = 0, int64_t grain = int64_t(1) << 15);
 
 // Whether an elementwise pass touching `bytes` should write with non-temporal stores: only when
-// the data is well past the last-level cache, where the store's read-for-ownership would be
-// pure extra traffic.
+// the data fills the last-level cache, so the output would not stay cached for the next op anyway
+// and the store's read-for-ownership would be pure extra traffic.
 bool pointwise_stream_stores(int64_t bytes);
-// Overrides the threshold (bytes; -1 restores the default of twice the last-level cache), so tests
+// Overrides the threshold (bytes; -1 restores the default, the last-level cache size), so tests
 // can run the streaming-store paths on small arrays.
 void set_pointwise_stream_threshold(int64_t bytes);
 

@@ -10,6 +10,9 @@
 // Semantics shared by all three (the kernels rely on them):
 //   max(a, b) / min(a, b) return b when either is NaN (x86 MAXPS/MINPS); put the value whose
 //   NaN must survive second.  select(m, a, b) = m ? a : b.  Comparisons are ordered (false on NaN).
+//   sign_select(x, a, b) = signbit(x) ? a : b (no compare: AVX2 blends on the sign bit directly).
+//   exp_nonpos(x) = exp(x) for x ≤ 88.37 (arguments known to be ≤ 0: x - max, -|x|); no overflow
+//   handling, so cheaper than exp.
 #if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
 // GCC 12 reports _mm512_undefined_ps() inside its own max/min/scalef/... intrinsics as
 // (maybe-)uninitialized (GCC PR 105593); must be in effect before <immintrin.h> is first included.
@@ -73,8 +76,10 @@ struct VecScalar {
   static M mor(M a, M b) { return a || b; }
   static bool any(M m) { return m; }
   static V select(M m, V a, V b) { return m ? a : b; }
+  static V sign_select(V x, V a, V b) { return std::signbit(x) ? a : b; }
 
   static V exp(V x) { return std::exp(x); }
+  static V exp_nonpos(V x) { return std::exp(x); }
   static V log(V x) { return std::log(x); }
   static V log1p(V x) { return std::log1p(x); }
   static V log1p_exp_neg(V a) { return std::log1p(std::exp(-a)); }
@@ -138,8 +143,10 @@ struct VecAvx512 {
   static M mor(M a, M b) { return M(a | b); }
   static bool any(M m) { return m != 0; }
   static V select(M m, V a, V b) { return _mm512_mask_blend_ps(m, b, a); }
+  static V sign_select(V x, V a, V b) { return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(x)), b, a); }
 
   static V exp(V x) { return simd_avx512::exp(x); }
+  static V exp_nonpos(V x) { return simd_avx512::exp_nonpos(x); }
   static V log(V x) { return simd_avx512::log(x); }
   static V log1p(V x) { return simd_avx512::log1p(x); }
   static V log1p_exp_neg(V a) { return simd_avx512::log1p_exp_neg(a); }
@@ -193,8 +200,10 @@ struct VecAvx2 {
   static M mor(M a, M b) { return _mm256_or_ps(a, b); }
   static bool any(M m) { return _mm256_movemask_ps(m) != 0; }
   static V select(M m, V a, V b) { return _mm256_blendv_ps(b, a, m); }
+  static V sign_select(V x, V a, V b) { return _mm256_blendv_ps(b, a, x); }
 
   static V exp(V x) { return simd_avx2::exp(x); }
+  static V exp_nonpos(V x) { return simd_avx2::exp_nonpos(x); }
   static V log(V x) { return simd_avx2::log(x); }
   static V log1p(V x) { return simd_avx2::log1p(x); }
   static V log1p_exp_neg(V a) { return simd_avx2::log1p_exp_neg(a); }

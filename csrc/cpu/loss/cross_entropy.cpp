@@ -193,7 +193,24 @@ int lane_dim(const TensorView& lg, const TensorView* dx) {
                            " classes (ignore_index = ", a.ignore_index, ")"));
 }
 
-int64_t rows_per_task(int64_t C) { return std::clamp<int64_t>(16384 / std::max<int64_t>(C, 1), 1, 4096); }
+// Positions per task: about 16K logits, but at least 8 rows of a long row set, so each row's
+// successor (prefetched while the row is computed) is usually in the same task.
+int64_t rows_per_task(int64_t C, int64_t rows) {
+  const int64_t per = std::clamp<int64_t>(16384 / std::max<int64_t>(C, 1), 1, 4096);
+  return rows >= 64 * get_num_threads() ? std::max<int64_t>(per, 8) : per;
+}
+
+// The logits row of the position after the current one, when it is in [.., p1) and has unit
+// class stride (the prefetch target of the row kernels), else null.
+const float* next_row(const PosWalk& walk, const int64_t* idx, const int64_t* off, int64_t p, int64_t p1,
+                      const float* px, int64_t sc) {
+  if (sc != 1 || p + 1 >= p1) return nullptr;
+  int64_t i2[kMaxDims], o2[kNumOps];
+  std::copy(idx, idx + walk.nd, i2);
+  std::copy(off, off + kNumOps, o2);
+  walk.next(i2, o2);
+  return px + o2[kOpLogits];
+}
 
 // Σ over tasks in order; the first bad target (lowest position) is thrown.
 template <class TaskFn>
@@ -231,7 +248,7 @@ double cross_entropy_cpu(const CrossEntropyArgs& a, const TensorView& out) {
 
   if (q < 0) {  // one slice at a time: in place (unit class stride) or gathered
     const PosWalk walk(ops, -1);
-    const int64_t per = rows_per_task(C), tasks = (walk.count + per - 1) / per;
+    const int64_t per = rows_per_task(C, walk.count), tasks = (walk.count + per - 1) / per;
     total = run_tasks(tasks, 1, [&](int64_t task) {
       Partial part;
       float* buf = sc == 1 ? nullptr : thread_workspace(1, size_t(C));
@@ -252,7 +269,7 @@ double cross_entropy_cpu(const CrossEntropyArgs& a, const TensorView& out) {
             x = buf;
           }
           float m, s, wx = 0.0f;
-          S.K.ce_row_stats(x, C, S.wptr(), &m, &s, S.smooth ? &wx : nullptr);
+          S.K.ce_row_stats(x, C, S.wptr(), &m, &s, S.smooth ? &wx : nullptr, next_row(walk, idx, off, p, p1, px, sc));
           const double w_t = S.wt(t);
           l = S.loss(m, s, wx, x[t], w_t);
           part.loss += l;
@@ -362,12 +379,13 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
   const int q = (C == 1 || (sc == 1 && dsc == 1)) ? -1 : lane_dim(lg, &dx);
   if (q < 0) {
     const PosWalk walk(ops, -1);
-    const int64_t per = rows_per_task(C);
-    const bool stream = pointwise_stream_stores(8 * C * walk.count);
+    const int64_t per = rows_per_task(C, walk.count);
+    const bool gather = sc != 1 || dsc != 1;
+    const bool stream = !gather && pointwise_stream_stores(8 * C * walk.count);
     dynamic_for(0, (walk.count + per - 1) / per, 1, [&](int64_t lo, int64_t hi) {
-      const bool gather = sc != 1 || dsc != 1;
       float* bx = gather ? thread_workspace(1, size_t(C)) : nullptr;
       float* bd = gather ? thread_workspace(2, size_t(C)) : nullptr;
+      float* scratch = stream ? thread_workspace(3, size_t(C)) : nullptr;
       int64_t idx[kMaxDims], off[kNumOps];
       const int64_t p0 = lo * per, p1 = std::min(walk.count, hi * per);
       walk.begin(p0, idx, off);
@@ -387,11 +405,9 @@ void cross_entropy_backward_cpu(const CrossEntropyArgs& a, const TensorView& gra
         const double coef = (pg ? double(pg[off[kOpPer]]) : 1.0) * scale;
         const double w_t = S.wt(t);
         float m, s;
-        S.K.ce_row_stats(x, C, nullptr, &m, &s, nullptr);
-        const double ls = std::log(double(s));
-        S.K.ce_row_backward(x, dd, C, m, float(ls), float(coef * (e1 * w_t + ec * S.W)), float(coef * ec), S.wptr(),
-                            stream && !gather);
-        dd[t] = S.target_grad(coef, x[t], m, ls, w_t);
+        S.K.ce_row_grad(x, dd, C, float(coef * (e1 * w_t + ec * S.W)), float(coef * ec), S.wptr(), stream, scratch,
+                        next_row(walk, idx, off, p, p1, px, sc), &m, &s);
+        dd[t] = S.target_grad(coef, x[t], m, std::log(double(s)), w_t);
         if (gather)
           for (int64_t c = 0; c < C; ++c) d[c * dsc] = bd[c];
       }

@@ -9,7 +9,7 @@ namespace {
 template <class VO>
 const LossKernels& make_loss_kernels() {
   static const LossKernels table = {
-      &ce_row_stats<VO>, &ce_row_backward<VO>, &ce_col_stats<VO>,        &ce_col_backward<VO>,
+      &ce_row_stats<VO>, &ce_row_grad<VO>,     &ce_col_stats<VO>,        &ce_col_backward<VO>,
       &bce<VO>,          &bce_backward<VO>,    &bce_logits<VO>,          &bce_logits_backward<VO>,
       &mse<VO>,          &mse_backward<VO>,
   };

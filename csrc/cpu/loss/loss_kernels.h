@@ -6,7 +6,8 @@
 // p + c·stride + l), as softmax. Stats give m = max_c x_c, s = Σ_c exp(x_c - m) and, when wx is
 // not null, wx = Σ_c w_c·(x_c - m) (w null: Σ_c (x_c - m)) for label smoothing. The backward writes
 //   dx_c = a·exp(x_c - m - ls) - b·w_c        (w null: - b)
-// with ls = log(s); the driver then subtracts the one-hot term at the target class.
+// with ls = log(s) (the row kernel computes m and s itself and returns them, with one exp per
+// element: dx_c = (a/s)·exp(x_c - m) - b·w_c); the driver then fixes the target class.
 //
 // Pointwise losses take n contiguous elements; an optional operand is null when absent. The
 // forward writes the per-element loss to `out` when it is not null and returns Σ loss in double
@@ -21,11 +22,14 @@ namespace fastnn {
 
 constexpr int kCeColumns = 64;
 
-// x: (C) → *m, *s, *wx (wx may be null; w: (C) or null)
-using CeRowStatsFn = void (*)(const float* x, int64_t C, const float* w, float* m, float* s, float* wx);
-// x, dx: (C); stream: non-temporal stores for dx
-using CeRowBackwardFn = void (*)(const float* x, float* dx, int64_t C, float m, float ls, float a, float b,
-                                 const float* w, bool stream);
+// x: (C) → *m, *s, *wx (wx may be null; w: (C) or null). next: the row done next (or null),
+// prefetched into L2 meanwhile.
+using CeRowStatsFn = void (*)(const float* x, int64_t C, const float* w, float* m, float* s, float* wx,
+                              const float* next);
+// x, dx: (C) → dx, *m, *s. stream: non-temporal stores for dx, the exps kept in scratch (C floats,
+// required when streaming); next as above.
+using CeRowGradFn = void (*)(const float* x, float* dx, int64_t C, float a, float b, const float* w, bool stream,
+                             float* scratch, const float* next, float* m, float* s);
 // x: (C, L) row stride xs → m[L], s[L], wx[L] (wx may be null)
 using CeColStatsFn = void (*)(const float* x, int64_t xs, int64_t C, int L, const float* w, float* m, float* s,
                               float* wx);
@@ -48,7 +52,7 @@ using MseBackwardFn = void (*)(const float* g, float gs, const float* x, const f
 
 struct LossKernels {
   CeRowStatsFn ce_row_stats;
-  CeRowBackwardFn ce_row_backward;
+  CeRowGradFn ce_row_grad;
   CeColStatsFn ce_col_stats;
   CeColBackwardFn ce_col_backward;
   BceFn bce;

@@ -10,30 +10,37 @@ namespace simd_avx2 {
 
 constexpr int kWidth = 8;
 
-// exp(x), float32, ≈ 1 ulp over the normal range: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6
-// polynomial (Cephes expf coefficients), 2^n built in the exponent field. x > 88.376 gives
-// inf (true overflow is at 88.723: the 2^n trick needs n <= 127). exp(-inf) = 0,
-// exp(+inf) = inf, NaN stays NaN, underflow flushes to 0.
-static inline __m256 exp(__m256 x) {
-  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.3365447505531f);
-  // MINPS/MAXPS return the second operand when either is NaN: keep x second so NaN survives.
-  __m256 xc = _mm256_max_ps(lo, _mm256_min_ps(hi, x));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+// exp(x) for x ≤ 88.37, ≤ 1.3 ulp (no overflow handling: callers whose argument can exceed
+// 88.37 use exp below). In practice for arguments known to be ≤ 0 (x - max, -|x|, -x²): softmax,
+// sigmoid, tanh, erfc. x = n·ln2 + r, |r| ≤ ln2/2: n = round(x·log2e) by the magic-number add
+// (1.5·2^23 + 127: n + 127 lands in the low mantissa bits, so 2^n is one shift away, with no
+// round/convert instructions), r in two FMA steps (Cody–Waite, ln2 split so n·ln2_hi is exact),
+// e^r = 1 + r + r²·P(r), P of degree 4 (minimax, 3e-9 relative). x < -87.34 (below FLT_MIN)
+// flushes to 0, exp(-inf) = 0; NaN stays NaN (the mask is unordered-true). 15 instructions,
+// 10 of them on the FMA/multiply ports.
+static inline __m256 exp_nonpos(__m256 x) {
+  const __m256 magic = _mm256_set1_ps(12582912.0f + 127.0f);
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+  const __m256 n = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  __m256 p = _mm256_set1_ps(0.0013814539415761828f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.00836874544620514f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.04166838899254799f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.1666652113199234f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.4999999403953552f));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
-  y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
-  return y;
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));  // 2^n
+  const __m256 y = _mm256_mul_ps(p, scale);
+  return _mm256_and_ps(y, _mm256_cmp_ps(x, _mm256_set1_ps(-87.3365447505531f), _CMP_NLT_UQ));
+}
+
+// exp(x), float32, ≤ 1.3 ulp over the normal range: exp_nonpos, and x > 88.376 gives inf (true
+// overflow is at 88.723: the 2^n construction needs n ≤ 127). exp(-inf) = 0, exp(+inf) = inf,
+// NaN stays NaN, underflow flushes to 0.
+static inline __m256 exp(__m256 x) {
+  return _mm256_blendv_ps(exp_nonpos(x), _mm256_set1_ps(__builtin_inff()),
+                          _mm256_cmp_ps(x, _mm256_set1_ps(88.3762626647949f), _CMP_GT_OQ));
 }
 
 static inline float hsum(__m256 v) {
@@ -174,8 +181,9 @@ static inline __m256 log1p(__m256 u) {
   return _mm256_blendv_ps(_mm256_add_ps(lw, corr), lw, keep);
 }
 
-// tanh(x), ≤ 2 ulp: |x| < 0.625: x + x³·P(x²) (degree-4 minimax, 4e-9 relative); otherwise
-// sign(x)·(1 - 2 / (exp(2|x|) + 1)). NaN stays NaN, ±inf → ±1.
+// tanh(x), ≤ 2.5 ulp: |x| < 0.625: x + x³·P(x²) (degree-4 minimax, 4e-9 relative); otherwise
+// sign(x)·(1 - e) / (1 + e), e = exp(-2|x|) ≤ 0.29 (no overflow, no cancellation). NaN stays NaN,
+// ±inf → ±1.
 static inline __m256 tanh(__m256 x) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256 a = _mm256_andnot_ps(sign, x);
@@ -186,19 +194,18 @@ static inline __m256 tanh(__m256 x) {
   p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(0.13331441581249237f));
   p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-0.3333328068256378f));
   const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x2, x), p, x);
-  const __m256 e = exp(_mm256_add_ps(a, a));
-  __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                             _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-  big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
+  const __m256 e = exp_nonpos(_mm256_mul_ps(a, _mm256_set1_ps(-2.0f)));
+  __m256 big = _mm256_div_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), e), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  big = _mm256_or_ps(big, _mm256_xor_ps(a, x));  // the sign of x
   return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
-// sigmoid(x) = 1 / (1 + exp(-x)), ≤ 2 ulp relative on both tails: e = exp(-|x|) never overflows
-// and x < 0 uses e / (1 + e). NaN stays NaN.
+// sigmoid(x) = 1 / (1 + exp(-x)), ≤ 3 ulp relative on both tails: e = exp(-|x|) never overflows
+// and x < 0 uses e / (1 + e) (the numerator picked by the sign bit of x, no compare). NaN stays NaN.
 static inline __m256 sigmoid(__m256 x) {
-  const __m256 e = exp(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));  // exp(-|x|)
-  const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-  return _mm256_blendv_ps(_mm256_mul_ps(e, r), r, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
+  const __m256 e = exp_nonpos(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));  // exp(-|x|)
+  const __m256 num = _mm256_blendv_ps(_mm256_set1_ps(1.0f), e, x);
+  return _mm256_div_ps(num, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
 // exp(-c·a²) for c = 1 or 0.5 (a power of two, so c·a² splits exactly): a² = h + l with
@@ -209,7 +216,7 @@ static inline __m256 exp_neg_sq(__m256 a, float c) {
   const __m256 h = _mm256_mul_ps(a, a);
   const __m256 l = _mm256_fmsub_ps(a, a, h);
   const __m256 vc = _mm256_set1_ps(c);
-  const __m256 e = exp(_mm256_mul_ps(h, _mm256_set1_ps(-c)));
+  const __m256 e = exp_nonpos(_mm256_mul_ps(h, _mm256_set1_ps(-c)));
   return _mm256_fnmadd_ps(e, _mm256_mul_ps(vc, l), e);
 }
 
@@ -295,11 +302,11 @@ static inline __m256 gelu_tanh(__m256 x) { return _mm256_mul_ps(x, sigmoid(gelu_
 
 // σ(x) and σ'(x) = e/(1 + e)², e = e^{-|x|}.
 static inline __m256 sigmoid_and_grad(__m256 x, __m256* grad) {
-  const __m256 e = exp(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
+  const __m256 e = exp_nonpos(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));
   const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   const __m256 er = _mm256_mul_ps(e, r);
   *grad = _mm256_mul_ps(er, r);
-  return _mm256_blendv_ps(er, r, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
+  return _mm256_blendv_ps(r, er, x);  // sign bit of x set: e/(1 + e)
 }
 
 static inline __m256 relu_grad(__m256 x) {  // 0 at x == 0 and for NaN, as PyTorch
@@ -311,7 +318,7 @@ static inline __m256 sigmoid_grad(__m256 x) {
   return g;
 }
 static inline __m256 tanh_grad(__m256 x) {  // 1 − tanh² = 4e/(1 + e)², e = e^{-2|x|}
-  const __m256 e = exp(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)));
+  const __m256 e = exp_nonpos(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)));
   const __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
   return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(4.0f), e), _mm256_mul_ps(r, r));
 }
@@ -362,7 +369,7 @@ static inline void transpose8x8(__m256 r[8]) {
 // division suffices. a = inf → 0; NaN stays NaN.
 static inline __m256 log1p_exp_neg(__m256 a) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 e = exp(_mm256_xor_ps(a, _mm256_set1_ps(-0.0f)));
+  const __m256 e = exp_nonpos(_mm256_xor_ps(a, _mm256_set1_ps(-0.0f)));
   const __m256 big = _mm256_cmp_ps(e, _mm256_set1_ps(0.414213562373f), _CMP_GE_OQ);
   const __m256 num = _mm256_blendv_ps(e, _mm256_sub_ps(e, one), big);
   const __m256 den = _mm256_add_ps(e, _mm256_blendv_ps(_mm256_set1_ps(2.0f), _mm256_set1_ps(3.0f), big));

@@ -10,24 +10,28 @@ namespace simd_avx512 {
 
 constexpr int kWidth = 16;
 
-static inline __m512 exp(__m512 x) {
-  const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365447505531f);
-  __m512 xc = _mm512_max_ps(lo, _mm512_min_ps(hi, x));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), xc);
+// exp for x ≤ 88.37 and exp: the algorithm of simd_avx2::exp_nonpos / exp (magic-number
+// rounding, degree-6 polynomial, 2^n by a shift), lane for lane, so both paths round identically.
+static inline __m512 exp_nonpos(__m512 x) {
+  const __m512 magic = _mm512_set1_ps(12582912.0f + 127.0f);
+  const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+  const __m512 n = _mm512_sub_ps(t, magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 p = _mm512_set1_ps(0.0013814539415761828f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.00836874544620514f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.04166838899254799f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.1666652113199234f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.4999999403953552f));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  __m512 y = _mm512_scalef_ps(p, n);  // p · 2^n
-  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), _mm512_setzero_ps());
-  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), _mm512_set1_ps(__builtin_inff()));
-  return y;
+  const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23));  // 2^n
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3365447505531f), _CMP_NLT_UQ),
+                             _mm512_mul_ps(p, scale));
+}
+
+static inline __m512 exp(__m512 x) {
+  return _mm512_mask_mov_ps(exp_nonpos(x), _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.3762626647949f), _CMP_GT_OQ),
+                            _mm512_set1_ps(__builtin_inff()));
 }
 
 static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
@@ -150,17 +154,17 @@ static inline __m512 tanh(__m512 x) {
   p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(0.13331441581249237f));
   p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(-0.3333328068256378f));
   const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x2, x), p, x);
-  const __m512 e = exp(_mm512_add_ps(a, a));
-  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                             _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  big = _mm512_or_ps(big, _mm512_and_ps(sign, x));
+  const __m512 e = exp_nonpos(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
+  __m512 big = _mm512_div_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), e), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  big = _mm512_or_ps(big, _mm512_xor_ps(a, x));  // the sign of x
   return _mm512_mask_mov_ps(big, _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.625f), _CMP_LT_OQ), small);
 }
 
 static inline __m512 sigmoid(__m512 x) {
-  const __m512 e = exp(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
-  const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-  return _mm512_mask_mov_ps(_mm512_mul_ps(e, r), _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), r);
+  const __m512 e = exp_nonpos(_mm512_or_ps(x, _mm512_set1_ps(-0.0f)));
+  const __mmask16 neg = _mm512_movepi32_mask(_mm512_castps_si512(x));  // sign bits
+  const __m512 num = _mm512_mask_mov_ps(_mm512_set1_ps(1.0f), neg, e);
+  return _mm512_div_ps(num, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
 static inline __m512 exp_neg_sq(__m512 a, float c) {
@@ -168,7 +172,7 @@ static inline __m512 exp_neg_sq(__m512 a, float c) {
   const __m512 h = _mm512_mul_ps(a, a);
   const __m512 l = _mm512_fmsub_ps(a, a, h);
   const __m512 vc = _mm512_set1_ps(c);
-  const __m512 e = exp(_mm512_mul_ps(h, _mm512_set1_ps(-c)));
+  const __m512 e = exp_nonpos(_mm512_mul_ps(h, _mm512_set1_ps(-c)));
   return _mm512_fnmadd_ps(e, _mm512_mul_ps(vc, l), e);
 }
 
@@ -219,7 +223,7 @@ static inline __m512 normal_tail(__m512 a, __m512* pdf) {
 
 static inline __m512 log1p_exp_neg(__m512 a) {
   const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 e = exp(_mm512_xor_ps(a, _mm512_set1_ps(-0.0f)));
+  const __m512 e = exp_nonpos(_mm512_xor_ps(a, _mm512_set1_ps(-0.0f)));
   const __mmask16 big = _mm512_cmp_ps_mask(e, _mm512_set1_ps(0.414213562373f), _CMP_GE_OQ);
   const __m512 num = _mm512_mask_sub_ps(e, big, e, one);
   const __m512 den = _mm512_add_ps(e, _mm512_mask_blend_ps(big, _mm512_set1_ps(2.0f), _mm512_set1_ps(3.0f)));

@@ -79,6 +79,14 @@ int normalize_dim(int dim, int ndim, const char* fn) {
 
 constexpr int64_t kGrainElements = 32768;
 
+// Rows per dynamically scheduled task: about kGrainElements, but at least 8 rows of a long
+// row set so that each row's successor (prefetched while the row is computed) is usually in the
+// same task.
+int64_t rows_per_task(int64_t C, int64_t rows) {
+  const int64_t per = std::max<int64_t>(1, kGrainElements / std::max<int64_t>(C, 1));
+  return rows >= 64 * get_num_threads() ? std::max<int64_t>(per, 8) : per;
+}
+
 }  // namespace
 
 void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
@@ -102,11 +110,14 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
   if (C == 1 || (xs == 1 && ys == 1)) {  // rows in place
     SliceWalk w(ops, 2, dim, -1);
     const bool stream = pointwise_stream_stores(8 * C * w.count);
-    dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
-      int64_t off[2];
+    dynamic_for(0, w.count, rows_per_task(C, w.count), [&](int64_t lo, int64_t hi) {
+      float* scratch = stream && !log ? thread_workspace(1, size_t(C)) : nullptr;
+      int64_t off[2], next[2];
+      w.offsets(lo, off);
       for (int64_t r = lo; r < hi; ++r) {
-        w.offsets(r, off);
-        K.row(px + off[0], py + off[1], C, log, stream);
+        if (r + 1 < hi) w.offsets(r + 1, next);
+        K.row(px + off[0], py + off[1], C, log, stream, scratch, r + 1 < hi ? px + next[0] : nullptr);
+        off[0] = next[0], off[1] = next[1];
       }
     });
     return;
@@ -135,7 +146,7 @@ void softmax_cpu(const TensorView& x, const TensorView& y, int dim, bool log) {
     for (int64_t r = lo; r < hi; ++r) {
       w.offsets(r, off);
       gather_row(bx, px + off[0], xs, C);
-      K.row(bx, by, C, log, false);
+      K.row(bx, by, C, log, false, nullptr, nullptr);
       scatter_row(py + off[1], by, ys, C);
     }
   });

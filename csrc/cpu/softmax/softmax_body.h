@@ -2,12 +2,17 @@
 // softmax / log_softmax kernel bodies over vec_ops.h, instantiated per ISA by
 // softmax_{generic,avx2,avx512}.cpp. Include only from those files.
 //
-// Row forward: pass 1 max; pass 2 y = exp(x - max) and its sum (log: the sum only); pass 3
-// y *= 1/sum (log: y = (x - max) - log(sum)). A slice holding NaN or +inf, or only -inf, gives a
-// NaN slice (the sum is NaN), as PyTorch and the oracle.
+// Row forward: pass 1 max (from memory); pass 2 e = exp(x - max) and its sum (log: the sum only),
+// from cache, prefetching the next row meanwhile so memory does not idle during the exps; pass 3
+// y = e/sum (log: y = (x - max) - log(sum)). Without streaming e is stored in y and rescaled in
+// place; with streaming e goes to an L2-resident scratch row and y is written once, with
+// non-temporal stores, so each element costs one exp either way. x - max ≤ 0, so the cheaper
+// exp_nonpos serves. A slice holding NaN or +inf, or only -inf, gives a NaN slice (the sum is
+// NaN), as PyTorch and the oracle.
 #include <limits>
 
 #include "cpu/activation/vec_ops.h"
+#include "cpu/simd/vec_algos.h"
 #include "cpu/softmax/softmax_kernels.h"
 
 namespace fastnn {
@@ -51,51 +56,53 @@ float row_sum(int64_t C, F&& f, Ft&& ft) {
   return VO::hsum(VO::add(VO::add(s0, s1), VO::add(s2, s3)));
 }
 
+// Σ exp(x - m) over the row; with e non-null the exps are stored there too. Prefetches next.
+template <class VO>
+float row_exp_sum(const float* x, float* e, int64_t C, float m, const float* next) {
+  using V = typename VO::V;
+  const V vm = VO::set1(m);
+  return row_sum<VO>(
+      C,
+      [&](int64_t i) {
+        if (next) prefetch_next<VO>(next, i);
+        const V v = VO::exp_nonpos(VO::sub(VO::load(x + i), vm));
+        if (e) VO::store(e + i, v);
+        return v;
+      },
+      [&](int64_t i, int k) {  // unused lanes: exp(-inf - m) = 0 (m = -inf or NaN: the row is NaN anyway)
+        const V v = VO::exp_nonpos(VO::sub(VO::load_n(x + i, k, kNegInf), vm));
+        if (e) VO::store_n(e + i, v, k);
+        return v;
+      });
+}
+
 template <class VO, bool Stream>
-void softmax_row_impl(const float* x, float* y, int64_t C, bool log) {
+void softmax_row_impl(const float* x, float* y, int64_t C, bool log, float* scratch, const float* next) {
   using V = typename VO::V;
   const float m = row_max<VO>(x, C);
-  const V vm = VO::set1(m);
-  auto exp_tail = [&](int64_t i, int k) { return VO::exp(VO::sub(VO::load_n(x + i, k, kNegInf), vm)); };
-  if (!log && !Stream) {  // exp stored in pass 2, rescaled in place in pass 3 (y stays in cache)
-    const float s = row_sum<VO>(
-        C,
-        [&](int64_t i) {
-          const V e = VO::exp(VO::sub(VO::load(x + i), vm));
-          VO::store(y + i, e);
-          return e;
-        },
-        [&](int64_t i, int k) {  // unused lanes: exp(-inf - m) = 0 (m = -inf or NaN: the row is NaN anyway)
-          const V e = exp_tail(i, k);
-          VO::store_n(y + i, e, k);
-          return e;
-        });
-    const V r = VO::set1(1.0f / s);
-    map_loop<VO, false>(
-        y, C, [&](int64_t i) { return VO::mul(VO::load(y + i), r); },
-        [&](int64_t i, int k) { return VO::mul(VO::load_n(y + i, k, 0.0f), r); });
+  if (!log) {
+    float* e = Stream ? scratch : y;  // the exps, in cache
+    const V r = VO::set1(1.0f / row_exp_sum<VO>(x, e, C, m, next));
+    map_loop<VO, Stream>(
+        y, C, [&](int64_t i) { return VO::mul(VO::load(e + i), r); },
+        [&](int64_t i, int k) { return VO::mul(VO::load_n(e + i, k, 0.0f), r); });
     return;
   }
-  const float s = row_sum<VO>(C, [&](int64_t i) { return VO::exp(VO::sub(VO::load(x + i), vm)); }, exp_tail);
-  if (!log) {  // streaming: recompute exp, write y once
-    const V r = VO::set1(1.0f / s);
-    map_loop<VO, Stream>(
-        y, C, [&](int64_t i) { return VO::mul(VO::exp(VO::sub(VO::load(x + i), vm)), r); },
-        [&](int64_t i, int k) { return VO::mul(VO::exp(VO::sub(VO::load_n(x + i, k, 0.0f), vm)), r); });
-  } else {
-    const V shift = VO::set1(__builtin_logf(s));  // not std::log: no inline libstdc++ code in ISA TUs
-    map_loop<VO, Stream>(
-        y, C, [&](int64_t i) { return VO::sub(VO::sub(VO::load(x + i), vm), shift); },
-        [&](int64_t i, int k) { return VO::sub(VO::sub(VO::load_n(x + i, k, 0.0f), vm), shift); });
-  }
+  // (x - max) - log(sum): x - max is exact near the max; max + log(sum) rounded first would not be.
+  const V vm = VO::set1(m);
+  const V shift = VO::set1(__builtin_logf(row_exp_sum<VO>(x, nullptr, C, m, next)));  // not std::log: no
+                                                                                     // inline libstdc++ code
+  map_loop<VO, Stream>(
+      y, C, [&](int64_t i) { return VO::sub(VO::sub(VO::load(x + i), vm), shift); },
+      [&](int64_t i, int k) { return VO::sub(VO::sub(VO::load_n(x + i, k, 0.0f), vm), shift); });
 }
 
 template <class VO>
-void softmax_row(const float* x, float* y, int64_t C, bool log, bool stream) {
+void softmax_row(const float* x, float* y, int64_t C, bool log, bool stream, float* scratch, const float* next) {
   if (stream)
-    softmax_row_impl<VO, true>(x, y, C, log);
+    softmax_row_impl<VO, true>(x, y, C, log, scratch, next);
   else
-    softmax_row_impl<VO, false>(x, y, C, log);
+    softmax_row_impl<VO, false>(x, y, C, log, scratch, next);
 }
 
 template <class VO, bool Stream>

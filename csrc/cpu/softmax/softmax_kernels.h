@@ -16,9 +16,11 @@ namespace fastnn {
 constexpr int kSoftmaxColumns = 64;
 
 // x, y: (C). stream: the output is written once, with non-temporal stores (for arrays far
-// larger than the last-level cache); softmax then recomputes exp in its last pass instead of
-// rescaling a stored y, so y is never read back.
-using SoftmaxRowFn = void (*)(const float* x, float* y, int64_t C, bool log, bool stream);
+// larger than the last-level cache); softmax then keeps the exps in scratch (C floats, required
+// when stream && !log) instead of in y, so y is never read back. next: the row the caller does
+// next (or null), prefetched into L2 while this one is computed.
+using SoftmaxRowFn = void (*)(const float* x, float* y, int64_t C, bool log, bool stream, float* scratch,
+                              const float* next);
 // g, y, dx: (C)
 using SoftmaxRowBackwardFn = void (*)(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream);
 // x: (C, L) row stride xs; y: (C, L) row stride ys
