@@ -9,41 +9,14 @@
 #include <vector>
 
 #include "common/tensor.h"
+#include "bindings/cuda/desc.h"
 #include "cuda/api.h"
 #include "fastnn/build_config.h"
 
 namespace py = pybind11;
 namespace fastnn {
-namespace {
-
-using Desc = std::tuple<uintptr_t, std::vector<int64_t>, std::vector<int64_t>, std::string>;
-
-DType parse_dtype(const std::string& s, const char* fn, const char* arg) {
-  if (s == "float32") return DType::f32;
-  if (s == "float16") return DType::f16;
-  if (s == "bfloat16") return DType::bf16;
-  if (s == "float64") return DType::f64;
-  if (s == "int32") return DType::i32;
-  if (s == "int64") return DType::i64;
-  throw TypeError(str_cat(fn, ": ", arg, " has unsupported dtype ", s));
-}
-
-TensorView view_of(const Desc& d, const char* fn, const char* arg) {
-  TensorView v;
-  const auto& [ptr, shape, strides, dtype] = d;
-  FASTNN_CHECK_VALUE(shape.size() == strides.size() && shape.size() <= size_t(kMaxDims), fn, ": ", arg,
-                     " has a bad descriptor (rank ", shape.size(), ")");
-  v.data = reinterpret_cast<void*>(ptr);
-  v.dtype = parse_dtype(dtype, fn, arg);
-  v.device = Device::cuda;
-  v.ndim = int(shape.size());
-  for (int i = 0; i < v.ndim; ++i) v.shape[i] = shape[i], v.strides[i] = strides[i];
-  checked_numel(v, fn);
-  check_offsets_fit(v, fn);
-  return v;
-}
-
-}  // namespace
+using bind_cuda::Desc;
+using bind_cuda::view_of;
 }  // namespace fastnn
 
 PYBIND11_MODULE(_C_cuda, m) {
@@ -115,4 +88,7 @@ PYBIND11_MODULE(_C_cuda, m) {
     py::gil_scoped_release nogil;
     cuda::column_sum(vx, vo, stream);
   }, py::arg("x"), py::arg("out"), py::arg("stream"));
+  bind_cuda::bind_glue(m);
+  bind_cuda::bind_attention(m);
+  bind_cuda::bind_conv(m);
 }

@@ -182,6 +182,21 @@ def _adam_step_(adam: Callable[..., Any], adamw: Callable[..., Any]) -> Callable
 _land("adam_step_", "optim", "adam_step_", lambda f: _adam_step_(f, _ops("optim").adamw_step_))
 
 
+# CUDA kernels: these fastnn.ops functions dispatch CuPy arrays to their CUDA kernels (ops/cuda_gemm,
+# cuda_glue, cuda_attention, cuda_conv), so on the GPU they no longer go through the oracle adapter.
+_CPU_ONLY -= {
+    "linear", "linear_backward", "conv2d", "conv2d_backward", "conv1d", "conv1d_backward", "conv_transpose2d",
+    "conv_transpose2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "attention", "attention_backward",
+    "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "gelu", "gelu_backward", "sigmoid",
+    "sigmoid_backward", "tanh", "tanh_backward", "silu", "silu_backward", "softplus", "softplus_backward",
+    "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy", "cross_entropy_backward",
+    "dropout", "dropout_backward", "embedding", "embedding_backward", "layer_norm", "layer_norm_backward",
+    "rms_norm", "rms_norm_backward", "batch_norm", "batch_norm_backward", "sgd_step_", "adam_step_",
+    "add", "add_backward", "mul", "mul_backward", "sum", "sum_backward", "mean", "mean_backward",
+}
+
+
 # ---- PENDING KERNELS ---------------------------------------------------------------------------
 # TEMPORARY. float32 ops whose fastnn kernel is not on main yet, served by their oracle adapter
 # (float64 math cast back to float32; CUDA inputs make a round trip through the host). When a

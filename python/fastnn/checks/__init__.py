@@ -21,6 +21,7 @@ class Case:
 def families():
     from . import (activation, attention, conv, cuda_gemm, dropout, elementwise, embedding, gemm, loss, norm, optim,
                    pool, reduce, softmax)
+    from . import cuda_kernels
 
     return [gemm, conv, pool, attention, activation, softmax, loss, dropout, embedding, norm, reduce, elementwise,
-            optim, cuda_gemm]
+            optim, cuda_gemm, cuda_kernels]

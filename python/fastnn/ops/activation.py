@@ -1,4 +1,5 @@
-"""Elementwise activations and their backwards (``torch.nn.functional`` names), float32 on CPU.
+"""Elementwise activations and their backwards (``torch.nn.functional`` names), float32 on CPU;
+CUDA arrays (float32 / float16 / bfloat16) go to :mod:`fastnn.ops.cuda_glue`.
 
 Forward ops take any strides (transposed, sliced, negative, broadcast views) and return a new
 C-contiguous array, or write into ``out=`` (which may be ``x`` itself). Backwards are
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from .._validate import check_finite_scalar
 from ._pointwise import cpu_float32, finish, output, same_shape
@@ -35,6 +37,10 @@ def _params(fn: str, negative_slope: Any = 0.01, beta: Any = 1.0, threshold: Any
 
 def _forward(fn: str, kind: str, x: Any, out: Any, **params: Any) -> np.ndarray:
     p = _params(fn, **params)
+    if backend.common_device(fn, x=x, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.activation(fn, kind, x, out, **p)
     x = cpu_float32(fn, x=x)["x"]
     target, copy_to = output(fn, out, x.shape, x)
     if x.size:
@@ -44,6 +50,10 @@ def _forward(fn: str, kind: str, x: Any, out: Any, **params: Any) -> np.ndarray:
 
 def _backward(fn: str, kind: str, grad_out: Any, x: Any, out: Any, **params: Any) -> np.ndarray:
     p = _params(fn, **params)
+    if backend.common_device(fn, grad_out=grad_out, x=x, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.activation_backward(fn, kind, grad_out, x, out, **p)
     arrs = cpu_float32(fn, grad_out=grad_out, x=x)
     g, x = arrs["grad_out"], arrs["x"]
     same_shape(fn, "x", x, grad_out=g)

@@ -1,4 +1,5 @@
-"""Scaled dot-product attention (flash algorithm) on CPU NumPy arrays: forward and backward."""
+"""Scaled dot-product attention (flash algorithm), forward and backward: CPU NumPy arrays here,
+CUDA arrays through :mod:`fastnn.ops.cuda_attention`."""
 from __future__ import annotations
 
 import math
@@ -15,9 +16,7 @@ _BOOL = np.dtype(np.bool_)
 
 def _inputs(fn: str, q: Any, k: Any, v: Any, mask: Any, causal: Any, scale: Any, **extra: Any):
     """Validated (q, k, v, 4-d mask view or None, causal, scale, extra arrays) on CPU."""
-    device = backend.common_device(fn, q=q, k=k, v=v, mask=mask, **extra)
-    if device != "cpu":
-        raise NotImplementedError(f"{fn}: CUDA arrays are not supported yet (CPU NumPy arrays only)")
+    backend.common_device(fn, q=q, k=k, v=v, mask=mask, **extra)  # CUDA arrays were dispatched by the callers
     q = backend.as_array(q, fn, "q")
     k = backend.as_array(k, fn, "k")
     v = backend.as_array(v, fn, "v")
@@ -54,7 +53,7 @@ def _inputs(fn: str, q: Any, k: Any, v: Any, mask: Any, causal: Any, scale: Any,
 
 
 def attention(q: Any, k: Any, v: Any, *, causal: bool = False, mask: Any = None, scale: float | None = None,
-              return_lse: bool = False) -> Any:
+              return_lse: bool = False, dtype: str | None = None, kernel: str = "auto") -> Any:
     """``softmax(scale · q kᵀ + mask) v`` with the flash algorithm (the L×L matrix is never stored).
 
     q: (B, Hq, Lq, D)   k: (B, Hkv, Lk, D)   v: (B, Hkv, Lk, Dv)   →  out (B, Hq, Lq, Dv)
@@ -69,8 +68,15 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, mask: Any = None,
     * A row with every key masked gives zeros (and lse = -inf), never NaN.
     * ``scale`` defaults to 1/sqrt(D). Any strides are read in place (e.g. q, k, v as views of one
       fused (B, L, 3, H, D) projection), without a copy.
+    * CUDA arrays (float32, float16, bfloat16; ``dtype`` and ``kernel`` are described in
+      :mod:`fastnn.ops.cuda_attention` and ignored on CPU) run the CUDA flash kernels.
     """
     fn = "attention"
+    if backend.common_device(fn, q=q, k=k, v=v, mask=mask) == "cuda":
+        from . import cuda_attention
+
+        return cuda_attention.attention(q, k, v, causal=causal, mask=mask, scale=scale, return_lse=return_lse,
+                                        dtype=dtype, kernel=kernel)
     q, k, v, mask, causal, scale = _inputs(fn, q, k, v, mask, causal, scale)
     if not isinstance(return_lse, (bool, np.bool_)):
         raise TypeError(f"{fn}: return_lse must be a bool, got {type(return_lse).__name__}")
@@ -82,7 +88,8 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, mask: Any = None,
 
 
 def attention_backward(grad_out: Any, q: Any, k: Any, v: Any, out: Any, lse: Any, *, causal: bool = False,
-                       mask: Any = None, scale: float | None = None) -> tuple[Any, Any, Any]:
+                       mask: Any = None, scale: float | None = None, dtype: str | None = None,
+                       kernel: str = "auto") -> tuple[Any, Any, Any]:
     """Gradients of :func:`attention` → ``(dq, dk, dv)``, FlashAttention-2 style: the probabilities
     are recomputed block by block from ``lse`` (as returned by ``attention(..., return_lse=True)``),
     never stored. ``out`` is the forward output. ``causal``, ``mask`` and ``scale`` must be the ones
@@ -92,6 +99,11 @@ def attention_backward(grad_out: Any, q: Any, k: Any, v: Any, out: Any, lse: Any
     dv (B, Hkv, Lk, Dv).
     """
     fn = "attention_backward"
+    if backend.common_device(fn, grad_out=grad_out, q=q, k=k, v=v, out=out, lse=lse, mask=mask) == "cuda":
+        from . import cuda_attention
+
+        return cuda_attention.attention_backward(grad_out, q, k, v, out, lse, causal=causal, mask=mask, scale=scale,
+                                                 dtype=dtype, kernel=kernel)
     q, k, v, mask, causal, scale = _inputs(fn, q, k, v, mask, causal, scale, grad_out=grad_out, out=out, lse=lse)
     B, Hq, Lq, _ = q.shape
     o_shape = (B, Hq, Lq, v.shape[3])

@@ -1,4 +1,5 @@
-"""Convolutions on CPU (NumPy float32), PyTorch semantics and layouts.
+"""Convolutions on CPU (NumPy float32), PyTorch semantics and layouts; CUDA arrays (float32, float16,
+bfloat16) are checked here and run by :mod:`fastnn.ops.cuda_conv`.
 
 conv2d / conv1d: x (N, C, H, W) / (N, C, L), weight (K, C/groups, R, S) / (K, C/groups, Ks).
 conv_transpose2d / conv_transpose1d: weight (C_in, C_out/groups, R, S) / (C_in, C_out/groups, Ks).
@@ -76,9 +77,7 @@ def _pads(fn: str, padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...
 
 def _cpu(fn: str, **arrays: Any) -> dict[str, Any]:
     """Checks the arrays are on the CPU and float32; returns them as NumPy arrays (None kept)."""
-    device = backend.common_device(fn, **arrays)
-    if device != "cpu":
-        raise NotImplementedError(f"{fn}: only CPU (NumPy) arrays are supported so far, got CUDA arrays")
+    backend.common_device(fn, **arrays)  # CUDA arrays were dispatched by the callers
     out = {}
     for name, a in arrays.items():
         if a is None:
@@ -88,6 +87,18 @@ def _cpu(fn: str, **arrays: Any) -> dict[str, Any]:
         check_dtype(fn, name, a)
         out[name] = a
     return out
+
+
+def _cuda(fn: str, **arrays: Any) -> bool:
+    """Whether the arrays live on the GPU (ValueError naming them if they are on different devices)."""
+    return backend.common_device(fn, **arrays) == "cuda"
+
+
+def _arrays(fn: str, **arrays: Any) -> dict[str, Any]:
+    """The 1-D wrappers' arrays: CUDA arrays as they are (checked by the 2-D function), else _cpu."""
+    if _cuda(fn, **arrays):
+        return dict(arrays)
+    return _cpu(fn, **arrays)
 
 
 def _c(a: Any) -> Any:
@@ -171,6 +182,12 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     fused into the kernel's epilogue.
     """
     fn = "conv2d"
+    if _cuda(fn, x=x, weight=weight, bias=bias, out=out):
+        from . import cuda_conv
+
+        stride, pads, dilation, groups, shape = _conv2d_args(fn, x, weight, bias, stride, padding, dilation, groups)
+        return cuda_conv.conv2d(x, weight, bias, stride, pads, dilation, groups, _activation(fn, activation), shape,
+                                out)
     a = _cpu(fn, x=x, weight=weight, bias=bias, out=None)
     x, weight, bias = a["x"], a["weight"], a["bias"]
     stride, pads, dilation, groups, shape = _conv2d_args(fn, x, weight, bias, stride, padding, dilation, groups)
@@ -189,6 +206,15 @@ def conv2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride
     pre-activation is recomputed from x, weight and bias.
     """
     fn = "conv2d_backward"
+    if _cuda(fn, grad_out=grad_out, x=x, weight=weight, bias=bias):
+        from . import cuda_conv
+
+        stride, pads, dilation, groups, shape = _conv2d_args(fn, x, weight, bias, stride, padding, dilation, groups)
+        act = _activation(fn, activation)
+        check_ndim(fn, "grad_out", grad_out, 4)
+        if tuple(grad_out.shape) != shape:
+            raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(grad_out.shape)}")
+        return cuda_conv.conv2d_backward(grad_out, x, weight, bias, stride, pads, dilation, groups, act)
     a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     g, x, weight, bias = a["grad_out"], a["x"], a["weight"], a["bias"]
     stride, pads, dilation, groups, shape = _conv2d_args(fn, x, weight, bias, stride, padding, dilation, groups)
@@ -245,6 +271,12 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
     (N, C_out, (H-1)*stride - 2*padding + dilation*(R-1) + output_padding + 1, ...).
     """
     fn = "conv_transpose2d"
+    if _cuda(fn, x=x, weight=weight, bias=bias, out=out):
+        from . import cuda_conv
+
+        stride, pad, opad, dilation, groups, shape = _convt2d_args(fn, x, weight, bias, stride, padding,
+                                                                   output_padding, groups, dilation)
+        return cuda_conv.conv_transpose2d(x, weight, bias, stride, pad, dilation, groups, shape, out)
     a = _cpu(fn, x=x, weight=weight, bias=bias)
     x, weight, bias = a["x"], a["weight"], a["bias"]
     stride, pad, opad, dilation, groups, shape = _convt2d_args(fn, x, weight, bias, stride, padding,
@@ -262,6 +294,15 @@ def conv_transpose2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = No
                               padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1):
     """Gradients of :func:`conv_transpose2d`: ``(grad_x, grad_weight, grad_bias)``."""
     fn = "conv_transpose2d_backward"
+    if _cuda(fn, grad_out=grad_out, x=x, weight=weight, bias=bias):
+        from . import cuda_conv
+
+        stride, pad, opad, dilation, groups, shape = _convt2d_args(fn, x, weight, bias, stride, padding,
+                                                                   output_padding, groups, dilation)
+        check_ndim(fn, "grad_out", grad_out, 4)
+        if tuple(grad_out.shape) != shape:
+            raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(grad_out.shape)}")
+        return cuda_conv.conv_transpose2d_backward(grad_out, x, weight, bias, stride, pad, dilation, groups)
     a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     g, x, weight, bias = a["grad_out"], a["x"], a["weight"], a["bias"]
     stride, pad, opad, dilation, groups, shape = _convt2d_args(fn, x, weight, bias, stride, padding,
@@ -311,7 +352,7 @@ def conv1d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     """``activation(conv1d(x, weight) + bias)``: x (N, C, L), weight (K, C/groups, Ks) → (N, K, Lo).
     padding: int, 'valid' or 'same'."""
     fn = "conv1d"
-    a = _cpu(fn, x=x, weight=weight, bias=bias)
+    a = _arrays(fn, x=x, weight=weight, bias=bias)
     _check3(fn, x=a["x"], weight=a["weight"])
     if out is not None:
         out = backend.as_array(out, fn, "out")
@@ -329,7 +370,7 @@ def conv1d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride
                     dilation: Any = 1, groups: int = 1, activation: str | None = None):
     """Gradients of :func:`conv1d`: ``(grad_x, grad_weight, grad_bias)``."""
     fn = "conv1d_backward"
-    a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
+    a = _arrays(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     _check3(fn, grad_out=a["grad_out"], x=a["x"], weight=a["weight"])
     try:
         gx, gw, gb = conv2d_backward(a["grad_out"][:, :, None, :], a["x"][:, :, None, :],
@@ -344,7 +385,7 @@ def conv_transpose1d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
                      output_padding: Any = 0, groups: int = 1, dilation: Any = 1, out: Any = None) -> np.ndarray:
     """``torch.nn.functional.conv_transpose1d``: x (N, C_in, L), weight (C_in, C_out/groups, Ks)."""
     fn = "conv_transpose1d"
-    a = _cpu(fn, x=x, weight=weight, bias=bias)
+    a = _arrays(fn, x=x, weight=weight, bias=bias)
     _check3(fn, x=a["x"], weight=a["weight"])
     if out is not None:
         out = backend.as_array(out, fn, "out")
@@ -364,7 +405,7 @@ def conv_transpose1d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = No
                               padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1):
     """Gradients of :func:`conv_transpose1d`: ``(grad_x, grad_weight, grad_bias)``."""
     fn = "conv_transpose1d_backward"
-    a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
+    a = _arrays(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     _check3(fn, grad_out=a["grad_out"], x=a["x"], weight=a["weight"])
     try:
         gx, gw, gb = conv_transpose2d_backward(

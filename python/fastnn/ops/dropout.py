@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from ._pointwise import cpu_float32, finish, output
 
@@ -53,6 +54,11 @@ def dropout(x: Any, p: float = 0.5, *, seed: int, offset: int = 0, training: boo
     fn = "dropout"
     p = _p(fn, p)
     seed, offset = _u64(fn, "seed", seed), _u64(fn, "offset", offset)
+    if backend.common_device(fn, x=x, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.dropout(x, p, seed=seed, offset=offset, training=bool(training), return_mask=return_mask,
+                                 out=out)
     x = cpu_float32(fn, x=x)["x"]
     if not training:
         return (x, np.ones(x.shape, bool)) if return_mask else x
@@ -69,6 +75,10 @@ def dropout_backward(grad_out: Any, p: float, *, seed: int, offset: int = 0, out
     fn = "dropout_backward"
     p = _p(fn, p)
     seed, offset = _u64(fn, "seed", seed), _u64(fn, "offset", offset)
+    if backend.common_device(fn, grad_out=grad_out, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.dropout_backward(grad_out, p, seed=seed, offset=offset, out=out)
     g = cpu_float32(fn, grad_out=grad_out)["grad_out"]
     target, copy_to = output(fn, out, g.shape, g)
     if g.size:
@@ -76,9 +86,9 @@ def dropout_backward(grad_out: Any, p: float, *, seed: int, offset: int = 0, out
     return finish(target, copy_to)
 
 
-def dropout_mask(shape: Any, p: float, *, seed: int, offset: int = 0) -> np.ndarray:
+def dropout_mask(shape: Any, p: float, *, seed: int, offset: int = 0, device: str = "cpu") -> np.ndarray:
     """The keep-mask (bool, True = kept) that dropout(x, p, seed=seed, offset=offset) uses for an x
-    of this shape."""
+    of this shape; ``device='cuda'`` computes it on the GPU (a CuPy array, the same bits)."""
     fn = "dropout_mask"
     p = _p(fn, p)
     seed, offset = _u64(fn, "seed", seed), _u64(fn, "offset", offset)
@@ -88,6 +98,13 @@ def dropout_mask(shape: Any, p: float, *, seed: int, offset: int = 0) -> np.ndar
         raise TypeError(f"{fn}: shape must be a tuple of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"{fn}: shape must not have negative sizes, got {shape}")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"{fn}: device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        from . import cuda_glue
+
+        backend._require_cuda(fn)
+        return cuda_glue.dropout_mask(shape, p, seed=seed, offset=offset)
     mask = np.empty(shape, bool)
     if mask.size:
         _C.dropout(None, None, mask, p, seed, offset)

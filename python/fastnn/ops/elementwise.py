@@ -1,4 +1,5 @@
-"""Broadcasting elementwise ops on CPU float32 arrays: add, mul, bias_add and their backwards.
+"""Broadcasting elementwise ops on CPU float32 arrays: add, mul, bias_add and their backwards (CUDA
+arrays, float32 / float16 / bfloat16: :mod:`fastnn.ops.cuda_glue`).
 
 Broadcasting follows NumPy. Operands of any layout (views, transposes, broadcasts, negative
 strides) are read in place; the result is C-contiguous unless ``out=`` is given. The backwards
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from .._validate import FLOAT32, check_out, may_overlap
 from ._cpu_args import cpu_f32
@@ -29,7 +31,17 @@ def _operand(fn: str, arg: str, x: Any) -> np.ndarray:
     return cpu_f32(fn, arg, x)
 
 
+def _on_cuda(fn: str, **xs: Any) -> bool:
+    """Whether the array arguments (Python numbers and shape tuples aside) live on the GPU."""
+    arrays = {k: v for k, v in xs.items() if v is not None and not isinstance(v, (int, float, tuple, np.generic))}
+    return bool(arrays) and backend.common_device(fn, **arrays) == "cuda"
+
+
 def _binary(fn: str, a: Any, b: Any, out: Any) -> np.ndarray:
+    if _on_cuda(fn, a=a, b=b, out=out):
+        from . import cuda_glue
+
+        return cuda_glue.binary(fn, a, b, out)
     a = _operand(fn, "a", a)
     b = _operand(fn, "b", b)
     try:
@@ -112,13 +124,22 @@ def _grad(fn: str, grad_out: Any, a: Any, b: Any):
 def add_backward(grad_out: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     """-> (grad_a, grad_b): grad_out summed to a's and b's shapes (a, b: the forward inputs or
     their shapes). An input of the output's shape gets grad_out itself (no copy)."""
-    g, sa, sb, _ = _grad("add_backward", grad_out, a, b)
+    fn = "add_backward"
+    if _on_cuda(fn, grad_out=grad_out, a=a, b=b):
+        from . import cuda_glue
+
+        return cuda_glue.add_backward(grad_out, _shape_of(fn, "a", a), _shape_of(fn, "b", b))
+    g, sa, sb, _ = _grad(fn, grad_out, a, b)
     return _unbroadcast(g, sa), _unbroadcast(g, sb)
 
 
 def mul_backward(grad_out: Any, a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     """-> (grad_a, grad_b) = (sum-to-a(grad_out * b), sum-to-b(grad_out * a))."""
     fn = "mul_backward"
+    if _on_cuda(fn, grad_out=grad_out, a=a, b=b):
+        from . import cuda_glue
+
+        return cuda_glue.mul_backward(grad_out, a, b)
     a = _operand(fn, "a", a)
     b = _operand(fn, "b", b)
     g, sa, sb, shape = _grad(fn, grad_out, a, b)
@@ -139,6 +160,13 @@ def bias_add(x: Any, bias: Any, axis: int = -1, out: Any = None) -> np.ndarray:
     """x + bias along ``axis``: bias has shape (x.shape[axis],). axis=-1 is the last-dim bias
     of a linear layer, axis=1 the channel bias of NCHW activations. ``out`` may be x."""
     fn = "bias_add"
+    if _on_cuda(fn, x=x, bias=bias, out=out):
+        if x.ndim == 0:
+            raise ValueError(f"{fn}: x must have at least 1 dimension")
+        ax = _bias_axis(fn, x, axis)
+        if tuple(bias.shape) != (x.shape[ax],):
+            raise ValueError(f"{fn}: bias must have shape ({x.shape[ax]},) (x.shape[{axis}]), got {tuple(bias.shape)}")
+        return _binary("add", x, bias.reshape((x.shape[ax],) + (1,) * (x.ndim - ax - 1)), out)
     x = cpu_f32(fn, "x", x)
     bias = cpu_f32(fn, "bias", bias)
     if x.ndim == 0:
@@ -154,6 +182,14 @@ def bias_add_backward(grad_out: Any, axis: int = -1) -> tuple[np.ndarray, np.nda
     """-> (grad_x, grad_bias): grad_x is grad_out itself (no copy), grad_bias its sum over every
     axis but ``axis``."""
     fn = "bias_add_backward"
+    if _on_cuda(fn, grad_out=grad_out):
+        from . import cuda_glue
+
+        if grad_out.ndim == 0:
+            raise ValueError(f"{fn}: grad_out must have at least 1 dimension")
+        ax = _bias_axis(fn, grad_out, axis)
+        return grad_out, cuda_glue.reduce("sum", grad_out, tuple(d for d in range(grad_out.ndim) if d != ax), False,
+                                          mean=False)
     g = cpu_f32(fn, "grad_out", grad_out)
     if g.ndim == 0:
         raise ValueError(f"{fn}: grad_out must have at least 1 dimension")

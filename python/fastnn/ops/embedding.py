@@ -42,7 +42,10 @@ def embedding(indices: Any, weight: Any, padding_idx: Any = None, *, out: Any = 
     """weight[indices]: indices (...) int64/int32, weight (num_embeddings, D) float32 → (..., D)
     (into ``out=`` when given)."""
     fn = "embedding"
-    backend.common_device(fn, indices=indices, weight=weight)
+    if backend.common_device(fn, indices=indices, weight=weight, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.embedding(indices, weight, padding_idx, out=out)
     w = cpu_float32(fn, weight=weight)["weight"]
     idx = _indices(fn, indices)
     if w.ndim != 2:
@@ -58,7 +61,10 @@ def embedding_backward(grad_out: Any, indices: Any, num_embeddings: int, padding
     """Gradient w.r.t. the weight: (num_embeddings, D), rows scatter-added from grad_out (..., D)
     (into ``out=`` when given; it is overwritten, not accumulated into)."""
     fn = "embedding_backward"
-    backend.common_device(fn, grad_out=grad_out, indices=indices)
+    if backend.common_device(fn, grad_out=grad_out, indices=indices, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.embedding_backward(grad_out, indices, num_embeddings, padding_idx, out=out)
     g = cpu_float32(fn, grad_out=grad_out)["grad_out"]
     idx = _indices(fn, indices)
     if isinstance(num_embeddings, bool) or not isinstance(num_embeddings, (int, np.integer)) or num_embeddings < 0:

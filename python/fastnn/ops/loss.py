@@ -120,6 +120,11 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     """
     fn = "cross_entropy"
     reduction = _reduction(fn, reduction)
+    if backend.common_device(fn, input=input, target=target, weight=weight) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
+                                       label_smoothing=label_smoothing)
     x, t, w, ignore_index, eps, unbatched = _ce_inputs(fn, input, target, weight, ignore_index, label_smoothing)
     out = np.empty(t.shape, np.float32) if reduction == "none" else None
     value = _C.cross_entropy(x, t, w, ignore_index, eps, reduction, out)
@@ -133,6 +138,11 @@ def cross_entropy_backward(grad_out: Any, input: Any, target: Any, weight: Any =
     """Gradient of cross_entropy w.r.t. the logits (input's shape; C-contiguous unless out= is given)."""
     fn = "cross_entropy_backward"
     reduction = _reduction(fn, reduction)
+    if backend.common_device(fn, input=input, target=target, weight=weight, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.cross_entropy_backward(grad_out, input, target, weight, ignore_index=ignore_index,
+                                                reduction=reduction, label_smoothing=label_smoothing, out=out)
     x0 = input
     x, t, w, ignore_index, eps, unbatched = _ce_inputs(fn, input, target, weight, ignore_index, label_smoothing)
     target_arr, copy_to = output(fn, out, np.shape(x0), x, in_place=False)  # reads x[t] after the row

@@ -1,4 +1,5 @@
-"""Normalization layers on CPU float32 arrays: layer_norm, rms_norm, batch_norm and their
+"""Normalization layers on CPU float32 arrays (CUDA arrays, float32 / float16 / bfloat16 with
+float32 statistics: :mod:`fastnn.ops.cuda_glue`): layer_norm, rms_norm, batch_norm and their
 backwards (``torch.nn.functional`` names, arguments and semantics).
 
 Saved statistics: the forwards take ``return_stats=True`` and then also return the per-row
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from .._validate import check_finite_scalar, check_min_ndim
 from ._cpu_args import as_rows, cpu_f32, finish_out, nonneg_eps, optional_f32, out_target, same_shape
@@ -62,6 +64,11 @@ def layer_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None
     out: optional float32 array of x's shape to write y into (may be x itself: in place).
     """
     fn = "layer_norm"
+    if backend.common_device(fn, x=x, weight=weight, bias=bias, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.row_norm(fn, False, x, normalized_shape, weight, bias, eps, return_stats=return_stats,
+                                  out=out, dtype=None)
     x = cpu_f32(fn, "x", x)
     shape, rows, n = _normalized(fn, x, normalized_shape)
     w = optional_f32(fn, "weight", weight, shape)
@@ -85,6 +92,11 @@ def layer_norm_backward(grad_out: Any, x: Any, normalized_shape: int | Sequence[
     given, grad_bias only when bias is. mean, rstd: the statistics from
     ``layer_norm(..., return_stats=True)`` (both or neither; recomputed from x when absent)."""
     fn = "layer_norm_backward"
+    if backend.common_device(fn, grad_out=grad_out, x=x, weight=weight, bias=bias, mean=mean, rstd=rstd) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.row_norm_backward(fn, False, grad_out, x, normalized_shape, weight, bias, eps, mean=mean,
+                                           rstd=rstd, dtype=None)
     x = cpu_f32(fn, "x", x)
     g = cpu_f32(fn, "grad_out", grad_out)
     same_shape(fn, "grad_out", g, x.shape)
@@ -121,6 +133,11 @@ def rms_norm(x: Any, normalized_shape: int | Sequence[int], weight: Any = None, 
     -> y, or with return_stats (y, rstd), rstd = 1 / sqrt(mean(x^2) + eps) of shape x.shape[:-k].
     out: optional float32 array of x's shape to write y into (may be x itself)."""
     fn = "rms_norm"
+    if backend.common_device(fn, x=x, weight=weight, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.row_norm(fn, True, x, normalized_shape, weight, None, eps, return_stats=return_stats,
+                                  out=out, dtype=None)
     x = cpu_f32(fn, "x", x)
     shape, rows, n = _normalized(fn, x, normalized_shape)
     w = optional_f32(fn, "weight", weight, shape)
@@ -140,6 +157,11 @@ def rms_norm_backward(grad_out: Any, x: Any, normalized_shape: int | Sequence[in
     """-> (grad_x, grad_weight or None). rstd: from ``rms_norm(..., return_stats=True)``
     (recomputed from x when absent)."""
     fn = "rms_norm_backward"
+    if backend.common_device(fn, grad_out=grad_out, x=x, weight=weight, rstd=rstd) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.row_norm_backward(fn, True, grad_out, x, normalized_shape, weight, None, eps, mean=None,
+                                           rstd=rstd, dtype=None)
     x = cpu_f32(fn, "x", x)
     g = cpu_f32(fn, "grad_out", grad_out)
     same_shape(fn, "grad_out", g, x.shape)
@@ -185,6 +207,12 @@ def batch_norm(x: Any, running_mean: Any, running_var: Any, weight: Any = None, 
     out: optional float32 array of x's shape to write y into (may be x itself).
     """
     fn = "batch_norm"
+    if backend.common_device(fn, x=x, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias,
+                             out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                                    return_stats=return_stats, out=out)
     x = cpu_f32(fn, "x", x)
     check_min_ndim(fn, "x", x, 2)
     c = x.shape[1]
@@ -216,6 +244,12 @@ def batch_norm_backward(grad_out: Any, x: Any, weight: Any, bias: Any, running_m
     statistics are constants and grad_x = grad_out * weight / sqrt(running_var + eps).
     """
     fn = "batch_norm_backward"
+    if backend.common_device(fn, grad_out=grad_out, x=x, weight=weight, bias=bias, running_mean=running_mean,
+                             running_var=running_var, mean=mean, rstd=rstd) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.batch_norm_backward(grad_out, x, weight, bias, running_mean, running_var, training, eps,
+                                             mean=mean, rstd=rstd)
     x = cpu_f32(fn, "x", x)
     check_min_ndim(fn, "x", x, 2)
     g = cpu_f32(fn, "grad_out", grad_out)

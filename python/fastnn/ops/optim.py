@@ -1,4 +1,5 @@
-"""Fused in-place optimizer steps on CPU float32 buffers: one pass over param, grad and the
+"""Fused in-place optimizer steps on float32 buffers (CPU; CUDA arrays through
+:mod:`fastnn.ops.cuda_glue`): one pass over param, grad and the
 optimizer state per step, with torch.optim's single-tensor formulas (SGD, Adam, AdamW).
 
 Every buffer must be a C-contiguous float32 array of param's shape; param and the state
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from .._validate import check_finite_scalar
 from ._cpu_args import cpu_f32
@@ -63,8 +65,10 @@ def sgd_step_(param: Any, grad: Any, momentum_buf: Any = None, *, lr: float, mom
     None or any other value means a later step.
     """
     fn = "sgd_step_"
-    p = _buffer(fn, "param", param, None, True)
-    g = _buffer(fn, "grad", grad, tuple(p.shape), False)
+    cuda = backend.common_device(fn, param=param, grad=grad, momentum_buf=momentum_buf) == "cuda"
+    if not cuda:
+        p = _buffer(fn, "param", param, None, True)
+        g = _buffer(fn, "grad", grad, tuple(p.shape), False)
     lr = check_finite_scalar(fn, "lr", lr)
     momentum = check_finite_scalar(fn, "momentum", momentum)
     dampening = check_finite_scalar(fn, "dampening", dampening)
@@ -77,12 +81,18 @@ def sgd_step_(param: Any, grad: Any, momentum_buf: Any = None, *, lr: float, mom
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError(f"{fn}: nesterov momentum requires a momentum > 0 and zero dampening")
     buf = None
-    if momentum != 0:
-        if momentum_buf is None:
-            raise ValueError(f"{fn}: momentum={momentum} needs a momentum_buf of param's shape {tuple(p.shape)}")
-        buf = _buffer(fn, "momentum_buf", momentum_buf, tuple(p.shape), True)
     if step is not None and (isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1):
         raise ValueError(f"{fn}: step must be None or an int >= 1, got {step!r}")
+    if momentum != 0 and momentum_buf is None:
+        raise ValueError(f"{fn}: momentum={momentum} needs a momentum_buf of param's shape {tuple(param.shape)}")
+    if cuda:
+        from . import cuda_glue
+
+        return cuda_glue.sgd_step_(fn, param, grad, momentum_buf, lr=lr, momentum=momentum, dampening=dampening,
+                                   weight_decay=weight_decay, nesterov=nesterov, maximize=maximize,
+                                   first_step=step == 1)
+    if momentum != 0:
+        buf = _buffer(fn, "momentum_buf", momentum_buf, tuple(p.shape), True)
     _disjoint(fn, param=p, grad=g, momentum_buf=buf)
     _C.sgd_step_(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, step == 1)
     return p
@@ -90,6 +100,10 @@ def sgd_step_(param: Any, grad: Any, momentum_buf: Any = None, *, lr: float, mom
 
 def _adam(fn: str, decoupled: bool, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
           amsgrad, max_exp_avg_sq, maximize) -> np.ndarray:
+    if backend.common_device(fn, param=param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq,
+                             max_exp_avg_sq=max_exp_avg_sq) == "cuda":
+        return _adam_cuda(fn, decoupled, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay,
+                          amsgrad, max_exp_avg_sq, maximize)
     p = _buffer(fn, "param", param, None, True)
     shape = tuple(p.shape)
     g = _buffer(fn, "grad", grad, shape, False)
@@ -101,22 +115,38 @@ def _adam(fn: str, decoupled: bool, param, grad, exp_avg, exp_avg_sq, step, lr, 
         if max_exp_avg_sq is None:
             raise ValueError(f"{fn}: amsgrad=True needs max_exp_avg_sq of param's shape {shape}")
         vmax = _buffer(fn, "max_exp_avg_sq", max_exp_avg_sq, shape, True)
+    scal = _adam_scalars(fn, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    _disjoint(fn, param=p, grad=g, exp_avg=m, exp_avg_sq=v, max_exp_avg_sq=vmax)
+    _C.adam_step_(p, g, m, v, vmax, int(step), scal["lr"], scal["beta1"], scal["beta2"], scal["eps"],
+                  scal["weight_decay"], amsgrad, maximize, decoupled)
+    return p
+
+
+def _adam_scalars(fn: str, step: Any, **scalars: Any) -> dict[str, float]:
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise TypeError(f"{fn}: step must be an int (the step count after this update, from 1), got {step!r}")
     if step < 1:
         raise ValueError(f"{fn}: step counts from 1 (the step number after this update), got {step}")
-    scal = {k: check_finite_scalar(fn, k, val) for k, val in
-            dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay).items()}
+    scal = {k: check_finite_scalar(fn, k, val) for k, val in scalars.items()}
     if scal["lr"] < 0 or scal["eps"] < 0 or scal["weight_decay"] < 0:
         raise ValueError(f"{fn}: lr, eps and weight_decay must be >= 0, got {scal['lr']}, {scal['eps']}, "
                          f"{scal['weight_decay']}")
     for b in ("beta1", "beta2"):
         if not 0.0 <= scal[b] < 1.0:
             raise ValueError(f"{fn}: {b} must be in [0, 1), got {scal[b]}")
-    _disjoint(fn, param=p, grad=g, exp_avg=m, exp_avg_sq=v, max_exp_avg_sq=vmax)
-    _C.adam_step_(p, g, m, v, vmax, int(step), scal["lr"], scal["beta1"], scal["beta2"], scal["eps"],
-                  scal["weight_decay"], amsgrad, maximize, decoupled)
-    return p
+    return scal
+
+
+def _adam_cuda(fn, decoupled, param, grad, exp_avg, exp_avg_sq, step, lr, beta1, beta2, eps, weight_decay, amsgrad,
+               max_exp_avg_sq, maximize):
+    from . import cuda_glue
+
+    amsgrad, maximize = _flag(fn, "amsgrad", amsgrad), _flag(fn, "maximize", maximize)
+    if amsgrad and max_exp_avg_sq is None:
+        raise ValueError(f"{fn}: amsgrad=True needs max_exp_avg_sq of param's shape {tuple(param.shape)}")
+    s = _adam_scalars(fn, step, lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    return cuda_glue.adam_step_(fn, decoupled, param, grad, exp_avg, exp_avg_sq, step=int(step), amsgrad=amsgrad,
+                                max_exp_avg_sq=max_exp_avg_sq, maximize=maximize, **s)
 
 
 def adam_step_(param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, *, step: int, lr: float = 1e-3,

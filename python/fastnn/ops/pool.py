@@ -1,4 +1,5 @@
-"""2-D pooling on CPU (NumPy float32), PyTorch semantics: x (N, C, H, W) or (C, H, W).
+"""2-D pooling on CPU (NumPy float32), PyTorch semantics: x (N, C, H, W) or (C, H, W); CUDA arrays
+(float32, float16, bfloat16) are checked here and run by :mod:`fastnn.ops.cuda_conv`.
 
 max_pool2d: padding acts as -inf and never wins; ties keep the first maximum in row-major window
 order; a NaN in the window wins (the last NaN). indices are int64 flat ih*W + iw in the plane.
@@ -23,9 +24,7 @@ from .conv import _int, _tuple
 def _input(fn: str, x: Any, **others: Any) -> tuple[np.ndarray, bool, dict[str, Any]]:
     """x as a 4-D NumPy float32 array (a 3-D one gets a batch of 1), whether it was 3-D, others."""
     arrays = {"x": x, **others}
-    device = backend.common_device(fn, **arrays)
-    if device != "cpu":
-        raise NotImplementedError(f"{fn}: only CPU (NumPy) arrays are supported so far, got CUDA arrays")
+    backend.common_device(fn, **arrays)  # CUDA arrays were dispatched by the callers
     out = {}
     for name, a in arrays.items():
         out[name] = None if a is None else backend.as_array(a, fn, name)
@@ -34,6 +33,31 @@ def _input(fn: str, x: Any, **others: Any) -> tuple[np.ndarray, bool, dict[str, 
     check_ndim(fn, "x", x, (3, 4))
     unbatched = x.ndim == 3
     return (x[None] if unbatched else x), unbatched, out
+
+
+class _Shape4:
+    """The (N, C, H, W) shape of a CUDA x (a 3-D x gets a batch of 1), for the shared argument checks."""
+
+    def __init__(self, fn: str, x: Any):
+        check_ndim(fn, "x", x, (3, 4))
+        self.unbatched = x.ndim == 3
+        self.shape = ((1,) if self.unbatched else ()) + tuple(x.shape)
+
+
+def _cuda(fn: str, **arrays: Any) -> bool:
+    return backend.common_device(fn, **arrays) == "cuda"
+
+
+def _cuda_out(fn: str, result: Any, out: Any) -> Any:
+    """out= on CUDA: the result copied into out (checked for shape and dtype)."""
+    if out is None:
+        return result
+    if tuple(out.shape) != tuple(result.shape):
+        raise ValueError(f"{fn}: out must have shape {tuple(result.shape)}, got {tuple(out.shape)}")
+    if str(out.dtype) != str(result.dtype):
+        raise TypeError(f"{fn}: out must be {result.dtype}, got {out.dtype}")
+    out[...] = result
+    return out
 
 
 def _window(fn: str, kernel_size: Any, stride: Any, padding: Any, dilation: Any = 1):
@@ -109,6 +133,13 @@ def max_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, d
                ceil_mode: bool = False, return_indices: bool = False, out: Any = None):
     """``torch.nn.functional.max_pool2d``: y, or (y, indices) with return_indices."""
     fn = "max_pool2d"
+    if _cuda(fn, x=x, out=out):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        k, s, p, d, ceil_mode, shape = _max_args(fn, xs, kernel_size, stride, padding, dilation, ceil_mode)
+        r = cuda_conv.max_pool2d(x, k, s, p, d, ceil_mode, shape, _bool(fn, "return_indices", return_indices))
+        return (_cuda_out(fn, r[0], out), r[1]) if return_indices else _cuda_out(fn, r, out)
     x, unbatched, _ = _input(fn, x)
     k, s, p, d, ceil_mode, shape = _max_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
     target, out, direct = _target(fn, shape, out, x, unbatched)
@@ -131,6 +162,12 @@ def max_pool2d_backward(grad_out: Any, x: Any, indices: Any = None, kernel_size:
     fn = "max_pool2d_backward"
     if kernel_size is None:
         raise ValueError(f"{fn}: kernel_size is required")
+    if _cuda(fn, x=x, grad_out=grad_out, indices=indices):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        k, s, p, d, ceil_mode, shape = _max_args(fn, xs, kernel_size, stride, padding, dilation, ceil_mode)
+        return cuda_conv.max_pool2d_backward(grad_out, x, indices, k, s, p, d, ceil_mode, shape)
     x, unbatched, a = _input(fn, x, grad_out=grad_out, indices=indices)
     k, s, p, d, ceil_mode, shape = _max_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
     g = _grad_out(fn, a["grad_out"], shape, unbatched)
@@ -173,6 +210,13 @@ def avg_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, c
                count_include_pad: bool = True, divisor_override: int | None = None, out: Any = None) -> np.ndarray:
     """``torch.nn.functional.avg_pool2d``."""
     fn = "avg_pool2d"
+    if _cuda(fn, x=x, out=out):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        k, s, p, ceil_mode, cip, div, shape = _avg_args(fn, xs, kernel_size, stride, padding, ceil_mode,
+                                                        count_include_pad, divisor_override)
+        return _cuda_out(fn, cuda_conv.avg_pool2d(x, k, s, p, ceil_mode, cip, div, shape), out)
     x, unbatched, _ = _input(fn, x)
     k, s, p, ceil_mode, cip, div, shape = _avg_args(fn, x, kernel_size, stride, padding, ceil_mode,
                                                     count_include_pad, divisor_override)
@@ -187,6 +231,13 @@ def avg_pool2d_backward(grad_out: Any, x: Any, kernel_size: Any, stride: Any = N
                         divisor_override: int | None = None) -> np.ndarray:
     """grad_x of :func:`avg_pool2d` (x gives the input shape)."""
     fn = "avg_pool2d_backward"
+    if _cuda(fn, x=x, grad_out=grad_out):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        k, s, p, ceil_mode, cip, div, shape = _avg_args(fn, xs, kernel_size, stride, padding, ceil_mode,
+                                                        count_include_pad, divisor_override)
+        return cuda_conv.avg_pool2d_backward(grad_out, x, k, s, p, ceil_mode, cip, div, shape)
     x, unbatched, a = _input(fn, x, grad_out=grad_out)
     k, s, p, ceil_mode, cip, div, shape = _avg_args(fn, x, kernel_size, stride, padding, ceil_mode,
                                                     count_include_pad, divisor_override)
@@ -216,6 +267,11 @@ def _adaptive_size(fn: str, x: np.ndarray, output_size: Any) -> tuple[int, int, 
 def adaptive_avg_pool2d(x: Any, output_size: Any, out: Any = None) -> np.ndarray:
     """``torch.nn.functional.adaptive_avg_pool2d``: output_size int or (oh, ow), None keeps that size."""
     fn = "adaptive_avg_pool2d"
+    if _cuda(fn, x=x, out=out):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        return _cuda_out(fn, cuda_conv.adaptive_avg_pool2d(x, _adaptive_size(fn, xs, output_size)), out)
     x, unbatched, _ = _input(fn, x)
     shape = _adaptive_size(fn, x, output_size)
     target, out, direct = _target(fn, shape, out, x, unbatched)
@@ -227,6 +283,11 @@ def adaptive_avg_pool2d(x: Any, output_size: Any, out: Any = None) -> np.ndarray
 def adaptive_avg_pool2d_backward(grad_out: Any, x: Any, output_size: Any) -> np.ndarray:
     """grad_x of :func:`adaptive_avg_pool2d` (x gives the input shape)."""
     fn = "adaptive_avg_pool2d_backward"
+    if _cuda(fn, x=x, grad_out=grad_out):
+        from . import cuda_conv
+
+        xs = _Shape4(fn, x)
+        return cuda_conv.adaptive_avg_pool2d_backward(grad_out, x, _adaptive_size(fn, xs, output_size))
     x, unbatched, a = _input(fn, x, grad_out=grad_out)
     shape = _adaptive_size(fn, x, output_size)
     g = _grad_out(fn, a["grad_out"], shape, unbatched)

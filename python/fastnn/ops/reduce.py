@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from ._cpu_args import cpu_f32
 
@@ -60,8 +61,21 @@ def _reduce(fn: str, x: Any, axis: Axis, keepdims: bool):
     return x, axes, kept, keep
 
 
+def _cuda_reduce(fn: str, x: Any, axis: Axis, keepdims: bool, mean: bool) -> Any:
+    from . import cuda_glue
+
+    return cuda_glue.reduce(fn, x, _axes(fn, x.ndim, axis), keepdims, mean=mean)
+
+
+def _on_cuda(fn: str, **xs: Any) -> bool:
+    arrays = {k: v for k, v in xs.items() if v is not None and not isinstance(v, tuple)}
+    return bool(arrays) and backend.common_device(fn, **arrays) == "cuda"
+
+
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
-    """Sum of x over ``axis`` (float32 result, accurate accumulation)."""
+    """Sum of x over ``axis`` (float32 result, accurate accumulation; CUDA arrays: FP64 accumulation)."""
+    if _on_cuda("sum", x=x):
+        return _cuda_reduce("sum", x, axis, keepdims, False)
     x, axes, kept, keep = _reduce("sum", x, axis, keepdims)
     out = np.empty(kept, np.float32)
     _C.sum(x, _mask(axes), out)
@@ -70,6 +84,8 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
     """Mean of x over ``axis``; NaN over zero elements (as NumPy, without the warning)."""
+    if _on_cuda("mean", x=x):
+        return _cuda_reduce("mean", x, axis, keepdims, True)
     x, axes, kept, keep = _reduce("mean", x, axis, keepdims)
     out = np.empty(kept, np.float32)
     _C.mean(x, _mask(axes), out)
@@ -122,6 +138,11 @@ def _expand(g: np.ndarray, keep: tuple[int, ...], shape: tuple[int, ...], scale:
 def sum_backward(grad_out: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
     """grad_x: grad_out broadcast back to x's shape (x: the forward input or its shape)."""
     shape = _x_shape("sum_backward", x)
+    if _on_cuda("sum_backward", grad_out=grad_out, x=x):
+        from . import cuda_glue
+
+        return cuda_glue.reduce_backward("sum_backward", grad_out, shape, _axes("sum_backward", len(shape), axis),
+                                         keepdims, mean=False)
     g, axes, kept, keep = _grad_in("sum_backward", grad_out, shape, axis, keepdims)
     return _expand(g, keep, shape, 1.0)
 
@@ -129,6 +150,11 @@ def sum_backward(grad_out: Any, x: Any, axis: Axis = None, keepdims: bool = Fals
 def mean_backward(grad_out: Any, x: Any, axis: Axis = None, keepdims: bool = False) -> np.ndarray:
     """grad_x: grad_out / count broadcast back to x's shape."""
     shape = _x_shape("mean_backward", x)
+    if _on_cuda("mean_backward", grad_out=grad_out, x=x):
+        from . import cuda_glue
+
+        return cuda_glue.reduce_backward("mean_backward", grad_out, shape, _axes("mean_backward", len(shape), axis),
+                                         keepdims, mean=True)
     g, axes, kept, keep = _grad_in("mean_backward", grad_out, shape, axis, keepdims)
     count = math.prod(shape[a] for a in axes)
     return _expand(g, keep, shape, 1.0 / count if count else float("nan"))

@@ -1,4 +1,5 @@
-"""softmax / log_softmax along any dimension, float32 on CPU, and their backwards.
+"""softmax / log_softmax along any dimension, float32 on CPU (CUDA arrays: float32 / float16 /
+bfloat16 through :mod:`fastnn.ops.cuda_glue`), and their backwards.
 
 The backwards take the forward **output** ``y`` (what an autograd tape keeps; recomputing the
 max and sum from x would cost another pass):
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from .._ext import _C
 from ._pointwise import cpu_float32, finish, output, same_shape
 
@@ -30,6 +32,10 @@ def _dim(fn: str, dim: Any, ndim: int) -> int:
 
 
 def _forward(fn: str, x: Any, dim: Any, out: Any, log: bool) -> np.ndarray:
+    if backend.common_device(fn, x=x, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.softmax(fn, x, _dim(fn, dim, len(x.shape)), out, log=log)
     x = cpu_float32(fn, x=x)["x"]
     dim = _dim(fn, dim, x.ndim)
     target, copy_to = output(fn, out, x.shape, x)
@@ -39,6 +45,10 @@ def _forward(fn: str, x: Any, dim: Any, out: Any, log: bool) -> np.ndarray:
 
 
 def _backward(fn: str, grad_out: Any, y: Any, dim: Any, out: Any, log: bool) -> np.ndarray:
+    if backend.common_device(fn, grad_out=grad_out, y=y, out=out) == "cuda":
+        from . import cuda_glue
+
+        return cuda_glue.softmax_backward(fn, grad_out, y, _dim(fn, dim, len(y.shape)), out, log=log)
     arrs = cpu_float32(fn, grad_out=grad_out, y=y)
     g, y = arrs["grad_out"], arrs["y"]
     same_shape(fn, "y", y, grad_out=g)
