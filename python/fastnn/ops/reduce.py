@@ -68,7 +68,8 @@ def _cuda_reduce(fn: str, x: Any, axis: Axis, keepdims: bool, mean: bool) -> Any
 
 
 def _on_cuda(fn: str, **xs: Any) -> bool:
-    arrays = {k: v for k, v in xs.items() if v is not None and not isinstance(v, tuple)}
+    # NumPy scalars and Python numbers are host values, not arrays to place on a device.
+    arrays = {k: v for k, v in xs.items() if v is not None and not isinstance(v, (tuple, np.generic, int, float))}
     return bool(arrays) and backend.common_device(fn, **arrays) == "cuda"
 
 
