@@ -42,8 +42,8 @@ def test_out_dir_has_model_history_metrics_and_curves(capsys, tmp_path):
     assert f"wrote {out_dir / 'curves.png'}" in text
     hist = json.loads((out_dir / "history.json").read_text())
     metrics = json.loads((out_dir / "metrics.json").read_text())
-    # lr: the per-epoch learning rate the cnn's schedule logs
     assert set(hist) == {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} and len(hist["loss"]) == 2
+    assert hist["lr"] == pytest.approx([2e-3, 2e-3 * 0.75])  # the cnn's per-epoch decay on digits
     assert metrics["model"] == "cnn" and metrics["epochs"] == 2 and metrics["final"]["val_loss"] == hist["val_loss"][-1]
     model = keras.load_model(out_dir / "model")
     assert type(model).__name__ == "ConvNet"
