@@ -35,7 +35,7 @@ struct NormArgs {
 };
 
 template <class T, int GROUP, int CACHE>
-__global__ void __launch_bounds__(GROUP == 32 ? 256 : GROUP) row_norm_forward_kernel(NormArgs a) {
+__global__ void __launch_bounds__(GROUP == 32 ? 256 : GROUP, 1) row_norm_forward_kernel(NormArgs a) {
   __shared__ float red[64];
   const int rank = group_rank<GROUP>();
   const int64_t n = a.n;
@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(GROUP == 32 ? 256 : GROUP) row_norm_forward_ke
 }
 
 template <class T, int GROUP, int CACHE>
-__global__ void __launch_bounds__(GROUP == 32 ? 256 : GROUP) row_norm_backward_kernel(NormArgs a) {
+__global__ void __launch_bounds__(GROUP == 32 ? 256 : GROUP, 1) row_norm_backward_kernel(NormArgs a) {
   __shared__ float red[64];
   const int rank = group_rank<GROUP>();
   const int64_t n = a.n, gid = group_id<GROUP>();

@@ -101,7 +101,7 @@ __global__ void __launch_bounds__(512) softmax_block_rows(int mode, const T* a, 
 }
 
 template <class T>
-__global__ void __launch_bounds__(256) softmax_cols(int mode, const T* a, const T* b, T* out, int64_t outer,
+__global__ void __launch_bounds__(256, 1) softmax_cols(int mode, const T* a, const T* b, T* out, int64_t outer,
                                                     int64_t n, int64_t inner) {
   const int64_t cols = outer * inner, stride = int64_t(gridDim.x) * blockDim.x;
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {

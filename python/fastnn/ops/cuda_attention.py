@@ -78,12 +78,12 @@ def attention(q: Any, k: Any, v: Any, *, causal: bool = False, mask: Any = None,
         raise TypeError(f"{fn}: return_lse must be a bool, got {type(return_lse).__name__}")
     B, Hq, Lq, _ = Q.shape
     out = C.empty((B, Hq, Lq, V.shape[3]), Q.dtype, [Q, K, V])
-    lse = C.empty((B, Hq, Lq), "float32")
+    lse = C.empty((B, Hq, Lq), "float32", [Q])  # a torch tensor when the inputs are
     if out.size:
         C.kernels().attention_forward(Q.desc(), K.desc(), V.desc(), None if M is None else M.desc(), causal, scale,
                                       out.desc(), lse.desc(), kernel, C.stream())
     res = C.result(out, q, k, v)
-    return (res, lse.arr) if return_lse else res
+    return (res, C.result(lse)) if return_lse else res
 
 
 def attention_backward(grad_out: Any, q: Any, k: Any, v: Any, out: Any, lse: Any, *, causal: bool = False,

@@ -120,7 +120,8 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     shape = T.shape if reduction == "none" else ()
     out = C.empty(shape, X.dtype, [X])
     if T.size == 0 and reduction != "none":  # PyTorch: mean of nothing is NaN, sum is 0
-        out.arr[...] = np.nan if reduction == "mean" else 0
+        nan = 0x7FC0 if X.dtype == "bfloat16" else np.nan  # bfloat16 is stored as its bits
+        out.arr[...] = nan if reduction == "mean" else 0
     elif T.size or reduction != "none":
         C.kernels().cross_entropy(X.desc(), T.desc(), None if W is None else W.desc(), ignore_index, eps,
                                   _REDUCTIONS[reduction], out.desc(), C.stream())
