@@ -101,6 +101,8 @@ def attention_backward(grad_out: Any, q: Any, k: Any, v: Any, out: Any, lse: Any
     for name, x, shape in (("grad_out", G, o_shape), ("out", O, o_shape), ("lse", L, o_shape[:3])):
         if x.shape != shape:
             raise ValueError(f"{fn}: {name} must have shape {shape}, got {x.shape}")
+    if G.size and G.desc()[2][-1] != 1:  # e.g. a transposed gradient: unit stride along D for the fast path
+        G = G.contiguous()
     like = [Q, K, V]
     dq, dk, dv = (C.empty(x.shape, Q.dtype, like) for x in (Q, K, V))
     if dq.size or dk.size or dv.size:
