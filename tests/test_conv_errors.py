@@ -96,6 +96,10 @@ def test_conv_cpp_validates_too():
         _C.conv2d(X, W, None, (1, 1), (0, 0, 0, 0), (1, 1), 1, "none", ro)
 
 
-def test_cuda_arrays_are_refused_clearly(cupy):
-    with pytest.raises(NotImplementedError, match="conv2d: only CPU"):
-        fastnn.conv2d(cupy.ones((1, 1, 3, 3), cupy.float32), cupy.ones((1, 1, 1, 1), cupy.float32))
+def test_cuda_arrays_run_the_cuda_path_and_bad_ones_are_refused_clearly(cupy):
+    y = fastnn.conv2d(cupy.ones((1, 1, 3, 3), cupy.float32), cupy.ones((1, 1, 1, 1), cupy.float32))
+    assert isinstance(y, cupy.ndarray) and float(y.sum()) == 9.0
+    with pytest.raises(TypeError, match="x must be float32, float16 or bfloat16"):
+        fastnn.conv2d(cupy.ones((1, 1, 3, 3)), cupy.ones((1, 1, 1, 1)))
+    with pytest.raises(ValueError, match="one device"):
+        fastnn.conv2d(cupy.ones((1, 1, 3, 3), cupy.float32), np.ones((1, 1, 1, 1), np.float32))
