@@ -1,11 +1,13 @@
-"""The zoo models train on the GPU through fastnn's own CUDA kernels: one short epoch each with
+"""The zoo models train on the GPU through fastnn's own CUDA kernels: one epoch each with
 every autograd op recorded, none of them served by the host round-trip of the oracle adapter
-(kernels._CUDA_PENDING), and the loss goes down. Skips with the reason when no GPU is usable."""
+(kernels._CUDA_PENDING), and the loss is finite. Skips with the reason when no GPU is usable."""
 from __future__ import annotations
 
 import contextlib
 import io
+import math
 
+import numpy as np
 import pytest
 
 from fastnn import train
@@ -19,16 +21,16 @@ def test_zoo_model_trains_on_gpu_kernels(cupy, monkeypatch, name):
 
     def spy(op, a):
         fn = route(op, a)
-        if not isinstance(a, __import__("numpy").ndarray):
+        if not isinstance(a, np.ndarray):
             routed[op] = fn
         return fn
 
     monkeypatch.setattr(K, "_route", spy)
     with contextlib.redirect_stdout(io.StringIO()):
-        logs = train.run(name, epochs=2, device="cuda", verbose=0)
+        logs = train.run(name, epochs=1, device="cuda", verbose=0)
     pending = {op for op, fn in routed.items() if fn is K._CUDA_PENDING.get(op)}
     assert routed and not pending, f"ops served through the host on CUDA: {sorted(pending)}"
-    assert logs["loss"] == logs["loss"]  # finite
+    assert math.isfinite(logs["loss"])
 
 
 def test_pending_cuda_ops_are_the_unported_ones():
