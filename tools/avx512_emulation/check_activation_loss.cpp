@@ -5,7 +5,7 @@
 //   - float64 libm, in ulps, for the vector math (the bounds tests/test_vector_math.py enforces),
 //   - the scalar (generic) instantiation for every kernel: odd sizes, masked tails, misaligned
 //     streaming outputs, NaN / inf,
-//   - bit-exact equality with the generic twin for dropout masks and values and for row_add.
+//   - bit-exact equality with the generic twin for dropout masks and values and for row_add / row_copy.
 // Run by tests/test_avx512_emulation_activation.py when the SIMDe headers are installed:
 //   g++ -std=c++17 -O0 -mavx2 -mfma -Icsrc tools/avx512_emulation/check_activation_loss.cpp -o check && ./check
 // -mfma matters: SIMDe then emulates the 512-bit FMAs with fused 256-bit ones, as the hardware fuses
@@ -70,6 +70,16 @@ static inline simde__m512 shim2_cvtepi32_ps(simde__m512i a) {
 #define _mm512_mask_loadu_ps shim2_mask_loadu_ps
 #define _mm512_mask_storeu_ps shim2_mask_storeu_ps
 #define _mm512_stream_ps shim2_stream_ps
+// Arithmetic right shift of 32-bit lanes (SIMDe 0.7.4 lacks it; GCC's header defines the name as a
+// macro when not optimizing, hence the #undef).
+static inline simde__m512i shim2_srai_epi32(simde__m512i a, unsigned n) {
+  int32_t t[16];
+  simde_mm512_storeu_si512(t, a);
+  for (int i = 0; i < 16; ++i) t[i] = n > 31 ? (t[i] < 0 ? -1 : 0) : t[i] >> n;
+  return simde_mm512_loadu_si512(t);
+}
+#undef _mm512_srai_epi32
+#define _mm512_srai_epi32 shim2_srai_epi32
 
 #define FASTNN_AVX512_EMULATION 1
 #include "cpu/activation/activation_body.h"
@@ -229,8 +239,8 @@ static void check_softmax() {
         k1.row(x.data(), b.data() + variant, C, log, stream, s1.data(), nullptr);
         compare(log ? "log_softmax row" : "softmax row", C, a.data() + variant, b.data() + variant, 1e-5);
         const std::vector<float> y(b.begin() + variant, b.begin() + variant + C);
-        k16.row_backward(g.data(), y.data(), a.data() + variant, C, log, stream);
-        k1.row_backward(g.data(), y.data(), b.data() + variant, C, log, stream);
+        k16.row_backward(g.data(), y.data(), a.data() + variant, C, log, stream, next.data(), g.data());
+        k1.row_backward(g.data(), y.data(), b.data() + variant, C, log, stream, nullptr, nullptr);
         // dx = y (g - Σ g y): the sums run in other orders, so judge against |g|·|y| ≤ 1, not |dx|
         compare(log ? "log_softmax row backward" : "softmax row backward", C, a.data() + variant, b.data() + variant,
                 1e-5, 1e-6, 1e-6);
@@ -389,6 +399,16 @@ static void check_dropout() {
     add1(d1.data(), src.data(), n);
     compare("row_add", d16, d1, 0.0);
   }
+  const RowCopyFn copy16 = &row_copy<VecAvx512>, copy1 = &row_copy<VecScalar>;
+  for (int64_t n : {1, 15, 16, 17, 100, 1031})
+    for (int variant = 0; variant < 4; ++variant) {  // odd variants stream; 2, 3: misaligned output
+      auto src = rnd(size_t(n), -1.f, 1.f);
+      std::vector<float> d16(size_t(n + 16)), d1(size_t(n + 16));
+      const int off = variant / 2;
+      copy16(d16.data() + off, src.data(), n, variant % 2 == 1);
+      copy1(d1.data() + off, src.data(), n, variant % 2 == 1);
+      compare("row_copy", d16, d1, 0.0);
+    }
 }
 
 int main() {

@@ -1,5 +1,5 @@
-// AVX2 dropout: Philox4x32-10 on 8 counters per vector (32x32→64 products with _mm256_mul_epu32 on
-// even and odd lanes). Two vectors of counters cover a 64-element group with no transposition
+// AVX2 dropout: Philox4x32-10 on 8 counters per vector (32x32→64 products with _mm256_mul_epu32,
+// even and odd counters as two halves). Two vectors of counters cover a 64-element group with no transposition
 // (the stream layout in common/philox.h is built for that). Leaf code only.
 #include <immintrin.h>
 
@@ -9,34 +9,52 @@
 namespace fastnn {
 namespace {
 
-inline void mulhilo(__m256i a, __m256i m, __m256i* hi, __m256i* lo) {
-  const __m256i pe = _mm256_mul_epu32(a, m);                         // lanes 0, 2, 4, 6
-  const __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // lanes 1, 3, 5, 7
-  *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
-  *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
-}
-
-// Philox4x32-10 of counters {q0 + l, hi(q0), lo(off), hi(off)}, l = 0..7 (q0 % 16 == 0: no carry).
+// Philox4x32-10 of counters {q0 + l, hi(q0), lo(off), hi(off)}, l = 0..7 (q0 % 8 == 0: no carry).
+// _mm256_mul_epu32 multiplies the low halves of the 64-bit lanes, so the even counters (the low
+// halves as loaded) and the odd ones (shifted down) run as two 4-lane halves whose state words
+// keep their value in the low half of each 64-bit lane: hi(p) is one shift, lo(p) is p itself
+// (the garbage high halves never reach a product), and no blends are needed until the end. In
+// rounds 1 and 2 one product per round is the same for every lane (words 1-3 of the counter are
+// lane-uniform), so it is computed once as a scalar.
 inline void philox8(uint64_t q0, const DropoutParams& p, __m256i out[4]) {
-  __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(q0))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  __m256i c1 = _mm256_set1_epi32(int(uint32_t(q0 >> 32)));
-  __m256i c2 = _mm256_set1_epi32(int(uint32_t(p.offset)));
-  __m256i c3 = _mm256_set1_epi32(int(uint32_t(p.offset >> 32)));
   const __m256i m0 = _mm256_set1_epi32(int(kPhiloxM0)), m1 = _mm256_set1_epi32(int(kPhiloxM1));
+  const __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32(int(uint32_t(q0))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   uint32_t k0 = uint32_t(p.seed), k1 = uint32_t(p.seed >> 32);
-#pragma GCC unroll 10
-  for (int r = 0; r < 10; ++r) {
-    __m256i hi0, lo0, hi1, lo1;
-    mulhilo(c0, m0, &hi0, &lo0);
-    mulhilo(c2, m1, &hi1, &lo1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(int(k0)));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(int(k1)));
-    c3 = lo0;
-    k0 += kPhiloxW0;
-    k1 += kPhiloxW1;
+  auto bc = [](uint32_t v) { return _mm256_set1_epi32(int(v)); };
+  __m256i h[2][4];  // [even/odd][word]
+  // round 1: word 1 and the product with word 2 are uniform
+  const uint64_t P1 = uint64_t(kPhiloxM1) * uint32_t(p.offset);
+  const uint32_t u0 = uint32_t(P1 >> 32) ^ uint32_t(q0 >> 32) ^ k0, u1 = uint32_t(P1);
+  for (int e = 0; e < 2; ++e) {
+    const __m256i a = e ? _mm256_srli_epi64(c0, 32) : c0;
+    const __m256i pr = _mm256_mul_epu32(a, m0);
+    h[e][2] = _mm256_xor_si256(_mm256_srli_epi64(pr, 32), bc(uint32_t(p.offset >> 32) ^ k1));
+    h[e][3] = pr;
   }
-  out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+  k0 += kPhiloxW0, k1 += kPhiloxW1;
+  // round 2: words 0 and 1 are uniform (u0, u1)
+  const uint64_t P0 = uint64_t(kPhiloxM0) * u0;
+  for (int e = 0; e < 2; ++e) {
+    const __m256i pr = _mm256_mul_epu32(h[e][2], m1);
+    h[e][0] = _mm256_xor_si256(_mm256_srli_epi64(pr, 32), bc(u1 ^ k0));
+    h[e][1] = pr;
+    h[e][2] = _mm256_xor_si256(h[e][3], bc(uint32_t(P0 >> 32) ^ k1));
+    h[e][3] = bc(uint32_t(P0));
+  }
+  k0 += kPhiloxW0, k1 += kPhiloxW1;
+#pragma GCC unroll 8
+  for (int r = 2; r < 10; ++r) {
+    const __m256i kk0 = bc(k0), kk1 = bc(k1);
+    for (int e = 0; e < 2; ++e) {
+      const __m256i p0 = _mm256_mul_epu32(h[e][0], m0), p1 = _mm256_mul_epu32(h[e][2], m1);
+      h[e][0] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), h[e][1]), kk0);
+      h[e][1] = p1;
+      h[e][2] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), h[e][3]), kk1);
+      h[e][3] = p0;
+    }
+    k0 += kPhiloxW0, k1 += kPhiloxW1;
+  }
+  for (int j = 0; j < 4; ++j) out[j] = _mm256_blend_epi32(h[0][j], _mm256_slli_epi64(h[1][j], 32), 0xAA);
 }
 
 inline void put(float* y, __m256 v, bool stream) {

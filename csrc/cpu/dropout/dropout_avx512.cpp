@@ -12,34 +12,48 @@
 namespace fastnn {
 namespace {
 
-inline void mulhilo(__m512i a, __m512i m, __m512i* hi, __m512i* lo) {
-  const __m512i pe = _mm512_mul_epu32(a, m);
-  const __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-  *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-  *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
-}
-
+// Philox4x32-10 of counters {q0 + l, hi(q0), lo(off), hi(off)}, l = 0..15 (q0 % 16 == 0: no
+// carry), as philox8 in dropout_avx2.cpp: even and odd counters as two halves in the low halves of
+// the 64-bit lanes (no blends until the end), and the lane-uniform products of rounds 1 and 2
+// computed once as scalars.
 inline void philox16(uint64_t q0, const DropoutParams& p, __m512i out[4]) {
-  __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(int(uint32_t(q0))),
-                                _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-  __m512i c1 = _mm512_set1_epi32(int(uint32_t(q0 >> 32)));
-  __m512i c2 = _mm512_set1_epi32(int(uint32_t(p.offset)));
-  __m512i c3 = _mm512_set1_epi32(int(uint32_t(p.offset >> 32)));
   const __m512i m0 = _mm512_set1_epi32(int(kPhiloxM0)), m1 = _mm512_set1_epi32(int(kPhiloxM1));
+  const __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32(int(uint32_t(q0))),
+                                      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   uint32_t k0 = uint32_t(p.seed), k1 = uint32_t(p.seed >> 32);
-#pragma GCC unroll 10
-  for (int r = 0; r < 10; ++r) {
-    __m512i hi0, lo0, hi1, lo1;
-    mulhilo(c0, m0, &hi0, &lo0);
-    mulhilo(c2, m1, &hi1, &lo1);
-    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(int(k0)));
-    c1 = lo1;
-    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(int(k1)));
-    c3 = lo0;
-    k0 += kPhiloxW0;
-    k1 += kPhiloxW1;
+  auto bc = [](uint32_t v) { return _mm512_set1_epi32(int(v)); };
+  __m512i h[2][4];  // [even/odd][word]
+  const uint64_t P1 = uint64_t(kPhiloxM1) * uint32_t(p.offset);
+  const uint32_t u0 = uint32_t(P1 >> 32) ^ uint32_t(q0 >> 32) ^ k0, u1 = uint32_t(P1);
+  for (int e = 0; e < 2; ++e) {
+    const __m512i a = e ? _mm512_srli_epi64(c0, 32) : c0;
+    const __m512i pr = _mm512_mul_epu32(a, m0);
+    h[e][2] = _mm512_xor_si512(_mm512_srli_epi64(pr, 32), bc(uint32_t(p.offset >> 32) ^ k1));
+    h[e][3] = pr;
   }
-  out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
+  k0 += kPhiloxW0, k1 += kPhiloxW1;
+  const uint64_t P0 = uint64_t(kPhiloxM0) * u0;
+  for (int e = 0; e < 2; ++e) {
+    const __m512i pr = _mm512_mul_epu32(h[e][2], m1);
+    h[e][0] = _mm512_xor_si512(_mm512_srli_epi64(pr, 32), bc(u1 ^ k0));
+    h[e][1] = pr;
+    h[e][2] = _mm512_xor_si512(h[e][3], bc(uint32_t(P0 >> 32) ^ k1));
+    h[e][3] = bc(uint32_t(P0));
+  }
+  k0 += kPhiloxW0, k1 += kPhiloxW1;
+#pragma GCC unroll 8
+  for (int r = 2; r < 10; ++r) {
+    const __m512i kk0 = bc(k0), kk1 = bc(k1);
+    for (int e = 0; e < 2; ++e) {
+      const __m512i p0 = _mm512_mul_epu32(h[e][0], m0), p1 = _mm512_mul_epu32(h[e][2], m1);
+      h[e][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), h[e][1]), kk0);
+      h[e][1] = p1;
+      h[e][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), h[e][3]), kk1);
+      h[e][3] = p0;
+    }
+    k0 += kPhiloxW0, k1 += kPhiloxW1;
+  }
+  for (int j = 0; j < 4; ++j) out[j] = _mm512_mask_blend_epi32(0xAAAA, h[0][j], _mm512_slli_epi64(h[1][j], 32));
 }
 
 inline void apply16(const float* x, float* y, uint8_t* mask, int64_t e, __mmask16 keep, __m512 scale, bool stream) {

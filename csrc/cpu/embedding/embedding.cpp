@@ -5,7 +5,12 @@
 #include <cstring>
 #include <limits>
 
+#if defined(FASTNN_X86)
+#include <immintrin.h>  // _mm_sfence (SSE, in the baseline)
+#endif
+
 #include "common/parallel.h"
+#include "cpu/activation/pointwise.h"
 #include "cpu/embedding/embedding_kernels.h"
 
 namespace fastnn {
@@ -17,6 +22,16 @@ RowAddFn row_add_kernel(Isa isa) {
     case Isa::avx2: return row_add_avx2();
 #endif
     default: return row_add_generic();
+  }
+}
+
+RowCopyFn row_copy_kernel(Isa isa) {
+  switch (isa) {
+#if defined(FASTNN_X86)
+    case Isa::avx512: return row_copy_avx512();
+    case Isa::avx2: return row_copy_avx2();
+#endif
+    default: return row_copy_generic();
   }
 }
 
@@ -141,6 +156,10 @@ void embedding_cpu(const TensorView& idx, const TensorView& weight, const Tensor
   const float* pw = weight.ptr<float>();
   float* po = out.ptr<float>();
   std::atomic<int64_t> first{std::numeric_limits<int64_t>::max()};
+  const RowCopyFn copy = row_copy_kernel(active_isa());
+  // The output is written once and not read here: past the last-level cache, non-temporal stores
+  // save its read-for-ownership (the rows read are scattered, so their traffic is what it is).
+  const bool stream = pointwise_stream_stores(2 * N * D * int64_t(sizeof(float)));
   parallel_for(0, N, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t lo, int64_t hi) {
     int64_t i[kMaxDims], oi, orow;
     walk.begin(lo, i, &oi, &orow);
@@ -155,10 +174,13 @@ void embedding_cpu(const TensorView& idx, const TensorView& weight, const Tensor
       const float* src = pw + v * ws;
       float* dst = po + orow;
       if (wc == 1 && oc == 1)
-        std::memcpy(dst, src, size_t(D) * sizeof(float));
+        copy(dst, src, D, stream);
       else
         for (int64_t c = 0; c < D; ++c) dst[c * oc] = src[c * wc];
     }
+#if defined(FASTNN_X86)
+    if (stream) _mm_sfence();  // order this thread's streaming stores before the join
+#endif
   });
   if (first.load() != std::numeric_limits<int64_t>::max()) throw_bad_index(idx, walk, first.load(), V, fn);
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Leaf kernel of the embedding backward (the forward is a row copy: memcpy).
+// Leaf kernels of the embedding: the forward's row copy and the backward's row add.
 #include <cstdint>
 
 #include "common/cpu_features.h"
@@ -15,5 +15,17 @@ RowAddFn row_add_avx2();
 RowAddFn row_add_avx512();
 #endif
 RowAddFn row_add_kernel(Isa isa);
+
+// dst[c] = src[c], c < n. stream: non-temporal stores (after a head up to dst's vector
+// alignment), for outputs larger than the last-level cache; the caller fences (_mm_sfence) once
+// after its last row.   dst, src: (n) contiguous
+using RowCopyFn = void (*)(float* dst, const float* src, int64_t n, bool stream);
+
+RowCopyFn row_copy_generic();
+#if defined(FASTNN_X86)
+RowCopyFn row_copy_avx2();
+RowCopyFn row_copy_avx512();
+#endif
+RowCopyFn row_copy_kernel(Isa isa);
 
 }  // namespace fastnn

@@ -4,5 +4,6 @@
 namespace fastnn {
 
 RowAddFn row_add_avx512() { return &row_add<VecAvx512>; }
+RowCopyFn row_copy_avx512() { return &row_copy<VecAvx512>; }
 
 }  // namespace fastnn

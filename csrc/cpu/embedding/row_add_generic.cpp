@@ -4,5 +4,6 @@
 namespace fastnn {
 
 RowAddFn row_add_generic() { return &row_add<VecScalar>; }
+RowCopyFn row_copy_generic() { return &row_copy<VecScalar>; }
 
 }  // namespace fastnn

@@ -136,20 +136,18 @@ struct VecF32 {
 
 // log(x), ≤ 2 ulp: x = 2^e·m with m ∈ [√½, √2), log(m) = 2·atanh(s), s = (m-1)/(m+1), |s| ≤ 0.172,
 // odd Taylor series to s^11 (truncation < 3e-9 relative); e·ln2 added in two parts (the high part
-// has 9 significant bits, so e·ln2_hi is exact). Denormals are scaled by 2^23 first.
-// log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays NaN.
+// has 9 significant bits, so e·ln2_hi is exact). e and m come from one integer subtraction of the
+// bits of √½ (e = that >> 23, m = x·2^-e): no compare or blend to fold m into the range.
+// Subnormals are scaled by 2^23 first. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays
+// NaN: the special lanes take (x - 1)·inf, with all bits set (a NaN) where x < 0.
 static inline __m256 log(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 tiny = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
-  __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), tiny);
+  const __m256 xs = _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), tiny);
   const __m256i xi = _mm256_castps_si256(xs);
-  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(127)));
-  e = _mm256_sub_ps(e, _mm256_and_ps(tiny, _mm256_set1_ps(23.0f)));
-  __m256 m = _mm256_castsi256_ps(
-      _mm256_or_si256(_mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
-  const __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356237f), _CMP_GE_OQ);
-  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
-  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  const __m256i ei = _mm256_srai_epi32(_mm256_sub_epi32(xi, _mm256_set1_epi32(0x3f3504f3)), 23);
+  const __m256 m = _mm256_castsi256_ps(_mm256_sub_epi32(xi, _mm256_slli_epi32(ei, 23)));
+  const __m256 e = _mm256_sub_ps(_mm256_cvtepi32_ps(ei), _mm256_and_ps(tiny, _mm256_set1_ps(23.0f)));
   const __m256 s = _mm256_div_ps(_mm256_sub_ps(m, one), _mm256_add_ps(m, one));
   const __m256 s2 = _mm256_mul_ps(s, s);
   __m256 p = _mm256_set1_ps(2.0f / 11.0f);
@@ -160,12 +158,11 @@ static inline __m256 log(__m256 x) {
   __m256 r = _mm256_fmadd_ps(_mm256_mul_ps(s, s2), p, _mm256_add_ps(s, s));
   r = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), r);
   r = _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), r);
-  const __m256 pass = _mm256_or_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q),
-                                   _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
-  r = _mm256_blendv_ps(r, x, pass);
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
-  r = _mm256_blendv_ps(r, _mm256_set1_ps(__builtin_nanf("")), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
-  return r;
+  const __m256 special = _mm256_or_ps(_mm256_mul_ps(_mm256_sub_ps(x, one), _mm256_set1_ps(__builtin_inff())),
+                                      _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+  const __m256 ok = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                  _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_LT_OQ));
+  return _mm256_blendv_ps(special, r, ok);
 }
 
 // log(1 + u), ≤ 2 ulp for u > -1: w = 1 + u rounded, log1p(u) = log(w) + (u - (w - 1)) / w (the

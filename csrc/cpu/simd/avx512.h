@@ -109,13 +109,9 @@ static inline __m512 log(__m512 x) {
   const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
   const __m512 xs = _mm512_mask_mul_ps(x, tiny, x, _mm512_set1_ps(8388608.0f));
   const __m512i xi = _mm512_castps_si512(xs);
-  __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(xi, 23), _mm512_set1_epi32(127)));
-  e = _mm512_mask_sub_ps(e, tiny, e, _mm512_set1_ps(23.0f));
-  __m512 m = _mm512_castsi512_ps(
-      _mm512_or_si512(_mm512_and_si512(xi, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f800000)));
-  const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GE_OQ);
-  m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
-  e = _mm512_mask_add_ps(e, big, e, one);
+  const __m512i ei = _mm512_srai_epi32(_mm512_sub_epi32(xi, _mm512_set1_epi32(0x3f3504f3)), 23);
+  const __m512 m = _mm512_castsi512_ps(_mm512_sub_epi32(xi, _mm512_slli_epi32(ei, 23)));
+  const __m512 e = _mm512_mask_sub_ps(_mm512_cvtepi32_ps(ei), tiny, _mm512_cvtepi32_ps(ei), _mm512_set1_ps(23.0f));
   const __m512 s = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
   const __m512 s2 = _mm512_mul_ps(s, s);
   __m512 p = _mm512_set1_ps(2.0f / 11.0f);
@@ -126,12 +122,13 @@ static inline __m512 log(__m512 x) {
   __m512 r = _mm512_fmadd_ps(_mm512_mul_ps(s, s2), p, _mm512_add_ps(s, s));
   r = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), r);
   r = _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), r);
-  const __mmask16 pass = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q) |
-                         _mm512_cmp_ps_mask(x, _mm512_set1_ps(__builtin_inff()), _CMP_EQ_OQ);
-  r = _mm512_mask_mov_ps(r, pass, x);
-  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_EQ_OQ), _mm512_set1_ps(-__builtin_inff()));
-  r = _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_set1_ps(__builtin_nanf("")));
-  return r;
+  // x ≤ 0, inf, NaN: (x - 1)·inf (-inf at ±0, inf at inf, NaN for NaN), NaN where x < 0
+  __m512 special = _mm512_mul_ps(_mm512_sub_ps(x, one), _mm512_set1_ps(__builtin_inff()));
+  special = _mm512_mask_mov_ps(special, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ),
+                               _mm512_set1_ps(__builtin_nanf("")));
+  const __mmask16 ok = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ) &
+                       _mm512_cmp_ps_mask(x, _mm512_set1_ps(__builtin_inff()), _CMP_LT_OQ);
+  return _mm512_mask_mov_ps(special, ok, r);
 }
 
 static inline __m512 log1p(__m512 u) {

@@ -175,11 +175,15 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
   if (C == 1 || (gs == 1 && ys == 1 && ds == 1)) {
     SliceWalk w(ops, 3, dim, -1);
     const bool stream = pointwise_stream_stores(12 * C * w.count);
-    dynamic_for(0, w.count, std::max<int64_t>(1, kGrainElements / C), [&](int64_t lo, int64_t hi) {
-      int64_t off[3];
+    dynamic_for(0, w.count, rows_per_task(C, w.count), [&](int64_t lo, int64_t hi) {
+      int64_t off[3], next[3];
+      w.offsets(lo, off);
       for (int64_t r = lo; r < hi; ++r) {
-        w.offsets(r, off);
-        K.row_backward(pg + off[0], py + off[1], pd + off[2], C, log, stream);
+        const bool more = r + 1 < hi;
+        if (more) w.offsets(r + 1, next);
+        K.row_backward(pg + off[0], py + off[1], pd + off[2], C, log, stream, more ? pg + next[0] : nullptr,
+                       more ? py + next[1] : nullptr);
+        for (int k = 0; k < 3; ++k) off[k] = next[k];
       }
     });
     return;
@@ -210,7 +214,7 @@ void softmax_backward_cpu(const TensorView& g, const TensorView& y, const Tensor
       w.offsets(r, off);
       gather_row(bg, pg + off[0], gs, C);
       gather_row(by, py + off[1], ys, C);
-      K.row_backward(bg, by, bd, C, log, false);
+      K.row_backward(bg, by, bd, C, log, false, nullptr, nullptr);
       scatter_row(pd + off[2], bd, ds, C);
     }
   });

@@ -105,23 +105,37 @@ void softmax_row(const float* x, float* y, int64_t C, bool log, bool stream, flo
     softmax_row_impl<VO, false>(x, y, C, log, scratch, next);
 }
 
+// Pass 1 Σ g·y (log: Σ g) from memory, pass 2 dx from cache, prefetching the next rows of g and y.
 template <class VO, bool Stream>
-void softmax_row_backward_impl(const float* g, const float* y, float* dx, int64_t C, bool log) {
+void softmax_row_backward_impl(const float* g, const float* y, float* dx, int64_t C, bool log, const float* next_g,
+                               const float* next_y) {
   using V = typename VO::V;
+  auto prefetch = [&](int64_t i) {
+    if (next_g) prefetch_next<VO>(next_g, i);
+    if (next_y) prefetch_next<VO>(next_y, i);
+  };
   if (!log) {
     const float dot = row_sum<VO>(
         C, [&](int64_t i) { return VO::mul(VO::load(g + i), VO::load(y + i)); },
         [&](int64_t i, int k) { return VO::mul(VO::load_n(g + i, k, 0.0f), VO::load_n(y + i, k, 0.0f)); });
     const V vd = VO::set1(dot);
     map_loop<VO, Stream>(
-        dx, C, [&](int64_t i) { return VO::mul(VO::load(y + i), VO::sub(VO::load(g + i), vd)); },
+        dx, C,
+        [&](int64_t i) {
+          prefetch(i);
+          return VO::mul(VO::load(y + i), VO::sub(VO::load(g + i), vd));
+        },
         [&](int64_t i, int k) { return VO::mul(VO::load_n(y + i, k, 0.0f), VO::sub(VO::load_n(g + i, k, 0.0f), vd)); });
   } else {
     const float sg = row_sum<VO>(
         C, [&](int64_t i) { return VO::load(g + i); }, [&](int64_t i, int k) { return VO::load_n(g + i, k, 0.0f); });
     const V vs = VO::set1(sg);
     map_loop<VO, Stream>(
-        dx, C, [&](int64_t i) { return VO::fnmadd(VO::exp(VO::load(y + i)), vs, VO::load(g + i)); },
+        dx, C,
+        [&](int64_t i) {
+          prefetch(i);
+          return VO::fnmadd(VO::exp(VO::load(y + i)), vs, VO::load(g + i));
+        },
         [&](int64_t i, int k) {
           return VO::fnmadd(VO::exp(VO::load_n(y + i, k, 0.0f)), vs, VO::load_n(g + i, k, 0.0f));
         });
@@ -129,11 +143,12 @@ void softmax_row_backward_impl(const float* g, const float* y, float* dx, int64_
 }
 
 template <class VO>
-void softmax_row_backward(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream) {
+void softmax_row_backward(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream,
+                          const float* next_g, const float* next_y) {
   if (stream)
-    softmax_row_backward_impl<VO, true>(g, y, dx, C, log);
+    softmax_row_backward_impl<VO, true>(g, y, dx, C, log, next_g, next_y);
   else
-    softmax_row_backward_impl<VO, false>(g, y, dx, C, log);
+    softmax_row_backward_impl<VO, false>(g, y, dx, C, log, next_g, next_y);
 }
 
 // ---- column kernels: L ≤ kSoftmaxColumns slices side by side ---------------------------------

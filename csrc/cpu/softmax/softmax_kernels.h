@@ -21,8 +21,9 @@ constexpr int kSoftmaxColumns = 64;
 // next (or null), prefetched into L2 while this one is computed.
 using SoftmaxRowFn = void (*)(const float* x, float* y, int64_t C, bool log, bool stream, float* scratch,
                               const float* next);
-// g, y, dx: (C)
-using SoftmaxRowBackwardFn = void (*)(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream);
+// g, y, dx: (C); next_g, next_y: the next rows (or null), prefetched.
+using SoftmaxRowBackwardFn = void (*)(const float* g, const float* y, float* dx, int64_t C, bool log, bool stream,
+                                      const float* next_g, const float* next_y);
 // x: (C, L) row stride xs; y: (C, L) row stride ys
 using SoftmaxColFn = void (*)(const float* x, int64_t xs, float* y, int64_t ys, int64_t C, int L, bool log);
 // g, y, dx: (C, L) with row strides gs, ys, ds
