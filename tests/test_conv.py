@@ -275,3 +275,74 @@ def test_conv_transpose2d_winograd(isa, gen):
     for a, d, k in zip(fastnn.conv_transpose2d_backward(g, x, w, b, 1, 1),
                        rconv.conv_transpose2d_backward(g, x, w, b, 1, 1), (20 * 9, 2 * 16 * 17, 2 * 16 * 17)):
         assert_close(a, d, k=k)
+
+
+# ---- backward paths: column-matrix data gradient, dense-phase strided data gradient, weight
+#      gradient bands across images / MC-NC blocks / thread split, 1×1 GEMM weight gradient ------
+
+# (N, C, H, W, K, R, S, stride, padding, dilation, groups)
+BACKWARD_PATHS = [
+    (3, 3, 23, 20, 16, 7, 7, 2, 3, 1, 1),          # col2im (C/groups < MR), an image per thread
+    (1, 2, 17, 19, 9, 3, 3, 1, 1, 1, 1),           # col2im, stride 1, one image: threaded GEMM
+    (2, 4, 15, 16, 6, 5, 3, (2, 3), (2, 1), 2, 2),  # col2im with groups, dilation, mixed strides
+    (1, 1, 12, 13, 5, 4, 4, 3, 0, 1, 1),           # col2im, stride 3, no padding
+    (5, 24, 8, 8, 13, 4, 4, 2, 1, 1, 1),           # dense phase blocks, even width (pair interleave)
+    (2, 16, 9, 11, 20, 3, 3, 2, 1, 1, 2),          # dense phase blocks, odd sizes, groups
+    (2, 12, 10, 7, 8, 3, 2, (3, 1), 1, 1, 1),      # stride 3 rows only
+    (40, 8, 3, 4, 10, 3, 3, 1, 1, 1, 1),           # tiny images: weight-gradient bands of many images
+    (2, 7, 6, 5, 131, 3, 3, 1, 1, 1, 1),           # Kg > MC: several row blocks in the weight gradient
+    (2, 40, 6, 6, 7, 3, 3, 1, 1, 1, 1),            # taps × channels > NC: several column chunks
+    (3, 12, 7, 9, 10, 1, 1, 1, 0, 1, 2),           # 1×1 stride 1: the GEMM weight gradient, groups
+    (2, 9, 5, 6, 4, 1, 1, 1, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("cfg", BACKWARD_PATHS, ids=[str(i) for i in range(len(BACKWARD_PATHS))])
+def test_conv2d_backward_paths(isa, gen, cfg):
+    check_conv2d(gen, *cfg)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_conv2d_backward_thread_counts(isa, gen, threads):
+    # The weight gradient splits output rows across threads and sums private accumulators; the
+    # column-matrix data gradient takes an image per thread, or threads the GEMM when images are
+    # fewer than threads.
+    old = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        check_conv2d(gen, 2, 3, 21, 18, 8, 7, 7, 2, 3, 1, 1)
+        check_conv2d(gen, 3, 10, 9, 7, 12, 3, 3, 2, 1, 1, 1)
+        check_conv2d(gen, 5, 6, 4, 4, 9, 3, 3, 1, 1, 1, 1)
+    finally:
+        fastnn.set_num_threads(old)
+
+
+def test_conv2d_backward_poisoned_gradients_are_overwritten(isa, gen):
+    # The C++ entry writes into caller arrays: NaN-filled outputs must come back fully written.
+    from fastnn import _C
+    for N, C, H, W, K, R, s, p in ((2, 3, 19, 18, 8, 7, 2, 3), (3, 8, 9, 9, 6, 4, 2, 1), (2, 5, 7, 8, 6, 1, 1, 0)):
+        x, w, b = rand((N, C, H, W), gen=gen), rand((K, C, R, R), gen=gen), rand((K,), gen=gen)
+        y = rconv.conv2d(x, w, b, s, p)
+        g = rand(y.shape, gen=gen)
+        rgx, rgw, rgb = rconv.conv2d_backward(g, x, w, b, s, p)
+        gx, gw, gb = empty_poisoned(x.shape), empty_poisoned(w.shape), empty_poisoned(b.shape)
+        _C.conv2d_backward(g, x, w, b, (s, s), (p, p, p, p), (1, 1), 1, "none", gx, gw, gb)
+        npix = N * y.shape[2] * y.shape[3]
+        assert_close(gx, rgx, k=K * R * R, name="grad_x")
+        assert_close(gw, rgw, k=npix, name="grad_weight")
+        assert_close(gb, rgb, k=npix, name="grad_bias")
+
+
+def test_depthwise_weight_gradient_inf_past_row_end(isa, gen):
+    # The vector weight gradient reads input columns past the output row's last pixel: lanes there
+    # must not turn an Inf of a real column into 0·Inf = NaN.
+    x, w = rand((1, 4, 6, 13), gen=gen), rand((4, 1, 3, 3), gen=gen)
+    x[0, 1, 2, 12] = np.inf
+    g = rand((1, 4, 6, 13), gen=gen)
+    gw = fastnn.conv2d_backward(g, x, w, None, 1, 1, 1, 4)[1]
+    with np.errstate(invalid="ignore"):
+        rgw = rconv.conv2d_backward(g, x, w, None, 1, 1, 1, 4)[1]
+    np.testing.assert_array_equal(np.isnan(gw), np.isnan(rgw))
+    np.testing.assert_array_equal(np.isinf(gw), np.isinf(rgw))
+    fin = np.isfinite(rgw)
+    assert_close(gw[fin], rgw[fin], k=78)

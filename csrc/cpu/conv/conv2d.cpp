@@ -5,7 +5,8 @@
 // into a phase and a shift), so B panels are packed by contiguous copies.
 // Data gradient with stride s: output pixels of one phase (ih ≡ φy mod s_h) receive exactly the
 // taps with (φy + pt - r·dh) divisible by s_h, read from grad_out at stride 1: one GEMM per phase
-// writing a strided view of grad_x (no scatter-add, no atomics).
+// into a dense block, the blocks then interleaved into grad_x (no scatter-add, no atomics). Few
+// input channels per group (the stem) go through a column matrix instead (dgrad_col2im.h).
 #include "cpu/conv/conv2d.h"
 
 #include <algorithm>
@@ -173,6 +174,26 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
     if (winograd_conv3x3(wp)) return;
   }
   const int64_t Cg = g.Cg(), Kg = g.Kg(), T = g.taps();
+  // Strided: phase (φy, φx) is computed into a dense block (N, C, OH_φ, OW_φ) of `dense`, so its
+  // tiles are stored straight from the micro-kernel's registers (a strided view of grad_x would
+  // make every tile of a small image an edge tile), then all phases are interleaved at once.
+  const bool strided = g.sh > 1 || g.sw > 1;
+  // A panels hold MR input channels per reduction row (k, r, s): with the weights as
+  // (K, taps, C/groups) those are MR consecutive floats; in the (K, C/groups, R, S) layout they
+  // would be `taps` apart, a cache line each for 4×4 kernels.
+  const float* wa = w;
+  if (T > 1) {
+    float* wt = conv_scratch(ConvScratch::dgrad_w, size_t(g.K * Cg * T));
+    const TransposeFn transpose = transpose_for(active_isa());
+    parallel_for(0, g.K, std::max<int64_t>(1, 4096 / (Cg * T)), [&](int64_t lo, int64_t hi) {
+      for (int64_t kk = lo; kk < hi; ++kk) transpose(Cg, T, w + kk * Cg * T, T, wt + kk * T * Cg, Cg);
+    });
+    wa = wt;
+  }
+  float* dense = strided ? conv_scratch(ConvScratch::dgrad_phases, size_t(checked_mul(g.N * g.C, g.H * g.W, "conv2d")))
+                         : nullptr;
+  std::vector<int64_t> phase_off;  // offset of each phase block in `dense`
+  int64_t off = 0;
   for (int64_t fy = 0; fy < std::min(g.sh, g.H); ++fy) {
     for (int64_t fx = 0; fx < std::min(g.sw, g.W); ++fx) {
       // Taps reaching this phase, and where they read grad_out: oy = u + dy.
@@ -185,10 +206,11 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
           for (int64_t s = 0; s < g.S; ++s) {
             const int64_t qx = fx + g.pl - s * g.dw;
             if (qx - floor_div(qx, g.sw) * g.sw != 0) continue;
-            rows.push_back(IgemmRow{k * g.Ho * g.Wo, k * Cg * T + r * g.S + s, g.Wo, g.Ho, g.Wo, qy / g.sh,
+            rows.push_back(IgemmRow{k * g.Ho * g.Wo, (k * T + r * g.S + s) * Cg, g.Wo, g.Ho, g.Wo, qy / g.sh,
                                     qx / g.sw});
           }
         }
+      const int64_t OH = ceil_div(g.H - fy, g.sh), OW = ceil_div(g.W - fx, g.sw);
       IgemmProblem p;
       p.groups = g.groups;
       p.batch = g.N;
@@ -198,23 +220,58 @@ void conv2d_backward_data_cpu(const Conv2dGeometry& g, const float* gy, const fl
       p.x = gy;
       p.x_n = g.K * g.Ho * g.Wo;
       p.x_g = Kg * g.Ho * g.Wo;
-      p.a = w;
-      p.a_m = T;
-      p.a_g = Kg * Cg * T;
-      p.y = gx + fy * g.W + fx;
-      p.OH = ceil_div(g.H - fy, g.sh);
-      p.OW = ceil_div(g.W - fx, g.sw);
-      p.y_n = g.C * g.H * g.W;
-      p.y_g = Cg * g.H * g.W;
-      p.y_m = g.H * g.W;
-      p.y_h = g.sh * g.W;
-      p.y_w = g.sw;
+      p.a = wa;  // A[g, c, (k, t)] = wa[g*Kg*T*Cg + (k*T + t)*Cg + c]
+      p.a_m = 1;
+      p.a_g = Kg * T * Cg;
+      p.OH = OH;
+      p.OW = OW;
+      if (strided) {
+        phase_off.push_back(off);
+        p.y = dense + off;
+        p.y_n = g.C * OH * OW;
+        p.y_g = Cg * OH * OW;
+        p.y_m = OH * OW;
+        p.y_h = OW;
+        p.y_w = 1;
+        off += g.N * g.C * OH * OW;
+      } else {
+        p.y = gx;
+        p.y_n = g.C * g.H * g.W;
+        p.y_g = Cg * g.H * g.W;
+        p.y_m = g.H * g.W;
+        p.y_h = g.W;
+        p.y_w = 1;
+      }
       p.bias = bias;
       p.bias_g = Cg;
       p.act = Activation::none;
       igemm_conv(p);
     }
   }
+  if (!strided) return;
+  // grad_x[n, c, φy + sh·u, φx + sw·v] = phase (φy, φx)[n, c, u, v]
+  const int64_t nfx = std::min(g.sw, g.W);
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, g.H * g.W)), [&](int64_t lo, int64_t hi) {
+    for (int64_t nc = lo; nc < hi; ++nc)
+      for (int64_t iy = 0; iy < g.H; ++iy) {
+        const int64_t fy = iy % g.sh, u = iy / g.sh, OH = ceil_div(g.H - fy, g.sh);
+        float* dst = gx + (nc * g.H + iy) * g.W;
+        auto src_row = [&](int64_t fx) {
+          const int64_t OW = ceil_div(g.W - fx, g.sw);
+          return dense + phase_off[size_t(fy * nfx + fx)] + (nc * OH + u) * OW;
+        };
+        if (g.sw == 2 && g.W % 2 == 0) {
+          const float* a = src_row(0);
+          const float* b = src_row(1);
+          for (int64_t v = 0; v < g.W / 2; ++v) dst[2 * v] = a[v], dst[2 * v + 1] = b[v];
+          continue;
+        }
+        for (int64_t fx = 0; fx < nfx; ++fx) {
+          const float* src = src_row(fx);
+          for (int64_t v = 0, ix = fx; ix < g.W; ++v, ix += g.sw) dst[ix] = src[v];
+        }
+      }
+  });
 }
 
 }  // namespace fastnn

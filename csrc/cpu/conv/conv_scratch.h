@@ -11,6 +11,8 @@ enum class ConvScratch : int {
   phase_split,  // strided forward: the input split into stride phases
   wgrad_acc,    // per-thread weight-gradient accumulators
   act_grad,     // backward with activation: the pre-activation, then grad_out · act'
+  dgrad_phases, // strided data gradient: grad_x as dense phase blocks, before the interleave
+  dgrad_w,      // data gradient: the weights as (groups, K/groups, taps, C/groups)
   wino_u,       // Winograd: transformed kernel (A panels)
   wino_x,       // Winograd: phase-split input
   wino_s,       // Winograd: transformed input (B panels)

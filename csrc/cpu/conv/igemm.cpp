@@ -138,22 +138,41 @@ void igemm_conv(const IgemmProblem& p) {
   // ---- A: every group's weights as MR-row panels, per KC block: offset(g, k0, i0) =
   //      g*mpad*kred + k0*mpad + i0*kc.
   float* apack = conv_scratch(ConvScratch::igemm_a, size_t(p.groups * mpad * p.kred));
-  parallel_for(0, p.groups * npanels_m, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t gi = lo; gi < hi; ++gi) {
-      const int64_t g = gi / npanels_m, i0 = gi % npanels_m * mr;
-      const int m = int(std::min<int64_t>(mr, p.M - i0));
-      const float* ag = p.a + g * p.a_g + i0 * p.a_m;
-      for (int64_t k0 = 0; k0 < p.kred; k0 += blk.kc) {
-        const int64_t kc = std::min(blk.kc, p.kred - k0);
-        float* dst = apack + g * mpad * p.kred + k0 * mpad + i0 * kc;
-        for (int64_t kk = 0; kk < kc; ++kk) {
-          const int64_t off = p.rows[k0 + kk].a_off;
-          for (int i = 0; i < m; ++i) dst[kk * mr + i] = ag[i * p.a_m + off];
-          for (int i = m; i < mr; ++i) dst[kk * mr + i] = 0.0f;
+  if (p.a_m == 1) {
+    // M contiguous weights per reduction row (the data gradient's (K, taps, C) layout): each row
+    // is read once and spread over the panels.
+    parallel_for(0, p.groups * p.kred, 64, [&](int64_t lo, int64_t hi) {
+      for (int64_t item = lo; item < hi; ++item) {
+        const int64_t g = item / p.kred, kk = item % p.kred;
+        const int64_t k0 = kk / blk.kc * blk.kc, kc = std::min(blk.kc, p.kred - k0);
+        const float* src = p.a + g * p.a_g + p.rows[kk].a_off;
+        float* dst = apack + g * mpad * p.kred + k0 * mpad + (kk - k0) * mr;
+        for (int64_t i0 = 0; i0 < p.M; i0 += mr, dst += mr * kc) {
+          const int m = int(std::min<int64_t>(mr, p.M - i0));
+          for (int i = 0; i < m; ++i) dst[i] = src[i0 + i];
+          for (int i = m; i < mr; ++i) dst[i] = 0.0f;
         }
       }
-    }
-  });
+    });
+  } else {
+    // Rows m strided (the forward's (K, C, R, S) layout): per panel, its MR rows stream along kk.
+    parallel_for(0, p.groups * npanels_m, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t gi = lo; gi < hi; ++gi) {
+        const int64_t g = gi / npanels_m, i0 = gi % npanels_m * mr;
+        const int m = int(std::min<int64_t>(mr, p.M - i0));
+        const float* ag = p.a + g * p.a_g + i0 * p.a_m;
+        for (int64_t k0 = 0; k0 < p.kred; k0 += blk.kc) {
+          const int64_t kc = std::min(blk.kc, p.kred - k0);
+          float* dst = apack + g * mpad * p.kred + k0 * mpad + i0 * kc;
+          for (int64_t kk = 0; kk < kc; ++kk) {
+            const int64_t off = p.rows[k0 + kk].a_off;
+            for (int i = 0; i < m; ++i) dst[kk * mr + i] = ag[i * p.a_m + off];
+            for (int i = m; i < mr; ++i) dst[kk * mr + i] = 0.0f;
+          }
+        }
+      }
+    });
+  }
 
   // ---- columns: (g, NR-panel) items split evenly across threads.
   const int64_t ncols = p.batch * p.OH * p.OW;

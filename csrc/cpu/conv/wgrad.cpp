@@ -220,6 +220,17 @@ void conv2d_backward_weight_cpu(const Conv2dGeometry& g, const float* gy, const 
     depthwise_backward_weight(g, gy, x, gw);
     return;
   }
+  if (g.R == 1 && g.S == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.Ho == g.H && g.Wo == g.W) {
+    // 1×1, stride 1, no padding: a plain GEMM per image and group, accumulated over images,
+    //   gw_g (Kg × Cg) += gy_{n,g} (Kg × P) · x_{n,g}ᵀ (P × Cg)
+    // (the GEMM's packing does the transposition the band path would do separately).
+    const int64_t Kg = g.Kg(), P = g.H * g.W;
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t gi = 0; gi < g.groups; ++gi)
+        sgemm(Kg, Cg, P, 1.0f, ConstMatrix{gy + (n * g.K + gi * Kg) * P, P, 1},
+              ConstMatrix{x + (n * g.C + gi * Cg) * P, 1, P}, n == 0 ? 0.0f : 1.0f, Matrix{gw + gi * Kg * Cg, Cg, 1});
+    return;
+  }
   const Isa isa = active_isa();
   const WgradPlan pl = plan_wgrad(g, isa);
   const TransposeFn transpose = transpose_for(isa);
