@@ -122,6 +122,29 @@ def test_forward_large_scores_are_stable(isa, gen):
     check_forward(*qkv(gen, 1, 2, 2, 40, 150, 64, scale=30.0))
 
 
+def test_forward_score_range_beyond_exp2_clamp(isa, gen):
+    # Scores differing by far more than 127 (base 2): the losers' 2^(s - max) flushes to exactly 0
+    # (exp2_softmax clamps at -127) while the row stays exact; a later key that beats the running max
+    # by as much rescales the earlier blocks to 0.
+    q, k, v = qkv(gen, 1, 2, 1, 30, 200, 16)
+    k[0, 0, 5] = 40.0 * np.sign(q[0, :, 0].mean(axis=0))  # a key of huge score for most rows, block 0
+    k[0, 0, 150] = -k[0, 0, 5]  # and its opposite in block 2: wins the rows key 5 lost
+    check_forward(q, k, v)
+    check_forward(q, k, v, scale=4.0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_forward_full_query_blocks_masked_panels(isa, gen, causal):
+    # Lq spans several full query blocks (every lane panel, the 8/16-lane panel tails), Dv % 4 == 2,
+    # Lk % 4 == 3, a per-row boolean mask (bias tile) and an additive per-key bias (bias row).
+    q, k, v = qkv(gen, 1, 2, 1, 450, 463, 34, 30)
+    check_forward(q, k, v, causal=causal)
+    keep = gen.random((1, 2, 450, 463)) > 0.3
+    keep[0, 1, 200:210] = False  # fully masked rows inside a block
+    check_forward(q, k, v, mask=keep, causal=causal)
+    check_forward(q, k, v, mask=rand((1, 1, 1, 463), gen=gen, low=-3, high=3), causal=causal)
+
+
 # ---- layouts: any strides are read in place -------------------------------------------------
 
 def test_forward_fused_qkv_projection_views(isa, gen):

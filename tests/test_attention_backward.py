@@ -46,6 +46,16 @@ def test_backward_odd_shapes(isa, gen, shape, causal):
     check_backward(gen, *qkv(gen, B, Hq, Hkv, Lq, Lk, D, Dv), causal=causal)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_backward_several_query_blocks_and_chunks(isa, gen, causal):
+    # Lq spans several query blocks (the L2-sized block of each head dim) and one kv head is split
+    # into query chunks whose dK/dV partials are summed; Dv % 4 == 2, a per-row mask.
+    q, k, v = qkv(gen, 1, 1, 1, 333, 301, 70, 30)
+    check_backward(gen, q, k, v, causal=causal)
+    keep = gen.random((1, 1, 333, 301)) > 0.2
+    check_backward(gen, q, k, v, mask=keep, causal=causal)
+
+
 @pytest.mark.parametrize("Hkv", [8, 2, 1], ids=lambda h: f"Hkv{h}")
 def test_backward_gqa_mqa_sums_over_group(isa, gen, Hkv):
     check_backward(gen, *qkv(gen, 1, 8, Hkv, 40, 50, 32))

@@ -150,7 +150,9 @@ void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_
   // few kv heads must be split into query chunks to occupy the threads.
   const int64_t nthreads = get_num_threads();
   Leaves lv = leaves;
-  lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads));
+  // Per query: its lanes of (scale·Q)ᵀ, dOᵀ, dQᵀ, its rows of Q and dO, and its lanes of the Sᵀ/Pᵀ and
+  // dPᵀ/dSᵀ blocks.
+  lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads, 4 * (3 * p.D + 2 * p.Dv + 2 * leaves.bk)));
   const Dims dm{round_up(p.D, lv.lanes), round_up(p.Dv, lv.lanes), padded_ld(p.D), padded_ld(p.Dv)};
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
   int64_t nchunks = 1;

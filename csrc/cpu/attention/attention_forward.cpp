@@ -15,8 +15,10 @@ namespace {
 constexpr int kWorkspaceSlot = 2;  // slots 0/1 belong to sgemm
 
 // Scratch of one query block. Lanes buffers have row stride ld = padded_ld(bq); the score panel s
-// stays in L1. K and V blocks whose layout would thrash L1 are copied to kp [bk][ldk] / vp [bk][ldv]
-// (once per query block and key block: 1/(4·bq) of the work); others are read in place.
+// stays in L1. V blocks whose layout would thrash L1 are copied to vp [bk][ldv] (once per query block
+// and key block: 1/(4·bq) of the work): P·V reads 4 columns of every key row per tile and comes back
+// to the same lines for the next 3 tiles, which a 512-byte row stride folds onto 8 of the 64 L1 sets.
+// Qᵀ·K reads each K row once, along d, per panel: K is copied only when d is not contiguous.
 struct FwdScratch {
   int64_t ld, ldk, ldv;
   float *qt, *ot, *s, *bias_tile, *bias_row, *m, *l, *inv, *kp, *vp;
@@ -35,7 +37,7 @@ FwdScratch carve_fwd(Carver& c, const Leaves& lv, const Problem& p) {
   w.inv = c.carve(w.ld);
   w.ldk = padded_ld(p.D);
   w.ldv = padded_ld(p.Dv);
-  w.kp = worth_packing(p.k.sl, p.k.sd) ? c.carve(lv.bk * w.ldk) : nullptr;
+  w.kp = p.k.sd != 1 ? c.carve(lv.bk * w.ldk) : nullptr;
   w.vp = worth_packing(p.v.sl, p.v.sd) ? c.carve(lv.bk * w.ldv) : nullptr;
   return w;
 }
@@ -91,7 +93,8 @@ void write_empty_row(const Problem& p, const Operand& out, const Lse& lse, int64
 
 void forward_flash(const Leaves& leaves, const Problem& p, const Operand& out, const Lse& lse) {
   Leaves lv = leaves;
-  lv.bq = int(choose_bq(leaves, p.Lq, p.B * p.Hq, 2 * int64_t(get_num_threads())));
+  // Per query: its lanes of (scale·log2e·Q)ᵀ and Oᵀ.
+  lv.bq = int(choose_bq(leaves, p.Lq, p.B * p.Hq, 2 * int64_t(get_num_threads()), 4 * (p.D + p.Dv)));
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
   const int64_t tasks = p.B * p.Hq * nqb;
   if (tasks == 0) return;

@@ -105,10 +105,13 @@ inline Rows block_rows(const float* src, int64_t sl, int64_t sd, int64_t nk, int
   return Rows{dst, ld, 1};
 }
 
-// Queries per block: the largest of bq_max, bq_max/2, ..., bq that still yields `min_tasks` blocks over
-// `units` heads (bigger blocks stream K and V from L3/DRAM fewer times: 1.5x at L = 4096, D = 128),
-// never more than Lq rounded up to lv.bq.
-int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks);
+// Queries per block: the largest of bq_max, bq_max/2, ..., bq whose per-query scratch
+// (bytes_per_query each) stays within kL2Budget and that still yields `min_tasks` blocks over `units`
+// heads, never more than Lq rounded up to lv.bq. Bigger blocks stream K and V (and the backward's dK/dV
+// accumulators) from L3/DRAM fewer times (1.5x at L = 4096, D = 128); blocks whose scratch spills
+// out of a 512 KB L2 lose more than that (backward scratch at D = 128, bq = 192: 590 KB).
+constexpr int64_t kL2Budget = 384 << 10;
+int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks, int64_t bytes_per_query);
 
 // Fills the bias of keys [kb, kb + nk) for query rows [q0, q0 + nq) of head (b, h) into `blk`:
 // bias_row (keys only) when the mask does not vary along queries, else bias_tile (zeros in the
