@@ -133,3 +133,53 @@ def test_matrix_vector_layouts(isa, gen, la, lb):
         c = empty_poisoned((m, n))
         _C._sgemm(a, b, c, 1.5, 0.0, bias, False, "gelu", None, False)
         assert_close(c, _oracle(a0, b0, None, 1.5, 0.0, bias, False, "gelu", None), k=k)
+
+
+# Few rows (M ≤ 2 row tiles) times a row-major B: B streams in blocks of 64 rows × up to 1024
+# columns per thread (several column blocks per thread and a partial last block and panel here),
+# the next block prefetched while the kernels run.
+STREAMED = [(2, 2100, 130), (8, 4100, 200), (12, 1030, 65), (11, 33, 1000), (7, 17, 64), (9, 2049, 63)]
+
+
+@pytest.mark.parametrize("m,n,k", STREAMED)
+def test_sgemm_streamed_b(isa, gen, m, n, k):
+    a, b = rand((m, k), gen=gen), rand((k, n), gen=gen)
+    bias, c0 = rand((n,), gen=gen), rand((m, n), gen=gen)
+    for serial, alpha, beta, act in [(False, 1.0, 0.0, "none"), (True, 0.5, 1.0, "gelu"), (False, -2.0, 0.25, "relu")]:
+        c = c0.copy() if beta != 0 else empty_poisoned((m, n))
+        _C._sgemm(a, b, c, alpha, beta, bias, False, act, None, serial)
+        assert_close(c, _oracle(a, b, c0, alpha, beta, bias, False, act, None), k=k + 2)
+
+
+@pytest.mark.parametrize("lb", ["strided", "negative"])
+def test_sgemm_streamed_b_views(isa, gen, lb):
+    """Row-strided and row-reversed B views (unit column stride), into a strided poisoned output."""
+    m, n, k = 8, 1500, 150
+    a = rand((m, k), gen=gen)
+    big = rand((2 * k, n + 9), gen=gen)
+    b = big[::2, 5:5 + n] if lb == "strided" else big[k - 1::-1, 3:3 + n]
+    out = empty_poisoned((m, 2 * n))
+    c = out[:, ::2]
+    _C._sgemm(a, b, c, 1.0, 0.0, None, False, "none", None, False)
+    assert_close(c, _oracle(a, np.ascontiguousarray(b), None, 1.0, 0.0, None, False, "none", None), k=k)
+    assert np.isnan(out[:, 1::2]).all()
+
+
+def test_sgemm_streamed_b_exact_and_threads(isa, gen):
+    """Small integers: exact; one thread and all threads agree bitwise."""
+    for m, n, k in [(8, 3000, 300), (3, 2100, 129)]:
+        a, b = randint((m, k), gen=gen), randint((k, n), gen=gen)
+        c1, c2 = empty_poisoned((m, n)), empty_poisoned((m, n))
+        _C._sgemm(a, b, c1, 1.0, 0.0, None, False, "none", None, True)
+        _C._sgemm(a, b, c2, 1.0, 0.0, None, False, "none", None, False)
+        np.testing.assert_array_equal(c1, (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32))
+        np.testing.assert_array_equal(c1, c2)
+
+
+@pytest.mark.parametrize("m", [1, 7, 13, 31, 33, 127, 129, 1000])
+def test_sgemm_balanced_row_chunks(isa, gen, m):
+    """Row schedules split the row tiles evenly among an even number of chunks: every row once."""
+    a, b = randint((m, 259), gen=gen), randint((259, 5000), gen=gen)
+    c = empty_poisoned((m, 5000))
+    _C._sgemm(a, b, c, 1.0, 0.0, None, False, "none", None, False)
+    np.testing.assert_array_equal(c, (a.astype(np.int64) @ b.astype(np.int64)).astype(np.float32))

@@ -13,8 +13,10 @@
 //  - column (BLIS jr loop), for small M (inference, M ≤ 64): the threads pack all of A together
 //    once, meet at one barrier, then each owns a fixed column range of C and walks K outside,
 //    packing its part of each KC-row block of B privately: B, the big operand, streams from
-//    memory once, block after block.
-// The row schedules take dynamic chunks, which keep both cores busy on a shared, noisy machine
+//    memory once, block after block. With M ≤ 2·MR and row-major B (memory-bound), the thread
+//    instead walks shallow blocks of B and prefetches the next block in memory order while the
+//    kernels run (column_streamed_b).
+// The row schedules take dynamic chunks (an even number, of equal size), which keep both cores busy on a shared, noisy machine
 // where static splits stall on the slower core. Each element of C is summed over K in one fixed
 // order by one thread, so the result does not depend on the number of threads.
 #include "cpu/gemm/sgemm.h"
@@ -64,6 +66,12 @@ constexpr int64_t kPackWholeMaxBytes = int64_t(4) << 20;
 // Read A in place (no packing) when B has at most this many column panels.
 constexpr int64_t kDirectAMaxPanels = 3;
 constexpr int64_t kColumnChunkBytes = 256 << 10;  // packed B per column chunk: half of a 512 KiB L2
+// column_streamed_b, for M up to this many row tiles and row-major B: blocks of kStreamBRows
+// rows and kStreamBBlockBytes packed (measured on Zen 3, 8×4096·4096×4096: 64 rows × 1024
+// columns 7.3 ms; 32 × 2048 7.4; 48 or 96 rows 8.1; the chunked packing pass 9.7).
+constexpr int64_t kStreamBMaxTiles = 2;
+constexpr int64_t kStreamBRows = 64;
+constexpr int64_t kStreamBBlockBytes = 256 << 10;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t round_down_min(int64_t x, int64_t m) { return std::max(m, x / m * m); }
@@ -162,6 +170,7 @@ struct Plan {
   Blocking blk;
   enum Kind { column, row, row_whole_b } kind;
   bool direct_a;  // row_whole_b: full row tiles read A in place (fn_rowa)
+  bool stream_b = false;  // column: column_streamed_b (chunk: its block width)
   int64_t chunk;  // rows (row schedules) or columns (column schedule) per work item
   int64_t nchunks;
   // column: a_all (round_up(M, mr) × K, shared); priv[t]: a kc × chunk block of B
@@ -234,6 +243,13 @@ const float* pack_a_chunk(const Problem& p, const Plan& pl, float* a_priv, int64
   return a_priv;
 }
 
+// Rows [r0, r0 + mc) of row chunk c: the row tiles split evenly among the chunks.
+inline void row_chunk(const Problem& p, const Plan& pl, int64_t c, int64_t& r0, int64_t& mc) {
+  const int64_t mr = pl.uk->mr, tiles = (p.M + mr - 1) / mr;
+  r0 = c * tiles / pl.nchunks * mr;
+  mc = std::min(p.M, (c + 1) * tiles / pl.nchunks * mr) - r0;
+}
+
 void row_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   const SgemmUkernelInfo& uk = *pl.uk;
   const Blocking& blk = pl.blk;
@@ -251,7 +267,8 @@ void row_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
       for (;;) {
         const int64_t c = pl.counter[it & 1].fetch_add(1, std::memory_order_relaxed);
         if (c >= pl.nchunks) break;
-        const int64_t r0 = c * pl.chunk, mc = std::min(pl.chunk, p.M - r0);
+        int64_t r0, mc;
+        row_chunk(p, pl, c, r0, mc);
         const float* ap = pack_a_chunk(p, pl, a_priv, r0, mc, pc, kc);
         macro_kernel(p, pl, r0, mc, jc, nc, kc, ap, nullptr, bp, pc == 0 ? p.beta : 1.0f, pc + kc >= p.K);
       }
@@ -271,13 +288,63 @@ void row_whole_b_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   for (;;) {
     const int64_t c = pl.counter[0].fetch_add(1, std::memory_order_relaxed);
     if (c >= pl.nchunks) break;
-    const int64_t r0 = c * pl.chunk, mc = std::min(pl.chunk, p.M - r0);
+    int64_t r0, mc;
+    row_chunk(p, pl, c, r0, mc);
     for (int64_t pc = 0; pc < p.K; pc += kcb) {
       const int64_t kc = std::min(kcb, p.K - pc);
       const float* ap = pack_a_chunk(p, pl, a_priv, r0, mc, pc, kc);
       const float* a_rows = pl.direct_a ? p.A.data + r0 * p.A.rs + pc : nullptr;
       macro_kernel(p, pl, r0, mc, 0, p.N, kc, ap, a_rows, pl.shared[0] + pc * npad, pc == 0 ? p.beta : 1.0f,
                    pc + kc >= p.K);
+    }
+  }
+}
+
+// Column schedule with few rows (M ≤ 2·MR), B row-major: the product is bound by streaming B
+// from memory. Packing B chunk by chunk as a separate pass (kc × a few panels: short runs of
+// rows kc apart, which the hardware prefetcher does not follow) ran at half the speed of a
+// sequential read, then left the FMA units idle while it ran. Here the thread walks its
+// columns in blocks of kb rows × w columns (packed, in L2); while the kernels run on one block,
+// the next block's rows are prefetched in memory order (row after row, w columns each), a
+// slice after each column panel, so B streams sequentially and under the FMAs, and the packing
+// reads from cache. C (M × w) stays in L1/L2 across the K blocks.
+void column_streamed_b(const Problem& p, const Plan& pl, const float* a_all, int64_t mpad, int64_t j0, int64_t j1,
+                       float* bp) {
+  const SgemmUkernelInfo& uk = *pl.uk;
+  const int mr = uk.mr, nr = uk.nr;
+  const int64_t kb = pl.blk.kc, wmax = pl.chunk;
+  const int64_t row_bytes = p.B.rs * int64_t(sizeof(float));
+  SgemmTileEpilogue te;
+  for (int64_t jc = j0; jc < j1; jc += wmax) {
+    const int64_t width = std::min(wmax, j1 - jc), panels = (width + nr - 1) / nr;
+    for (int64_t pc = 0; pc < p.K; pc += kb) {
+      const int64_t kc = std::min(kb, p.K - pc);
+      const float beta = pc == 0 ? p.beta : 1.0f;
+      const bool last = pc + kc >= p.K;
+      const float* ablk = a_all + pc * mpad;
+      uk.pack_b(kc, width, p.B.data + pc * p.B.rs + jc, p.B.rs, 1, nr, bp);
+      // The next block: the next kb rows of these columns, else the first rows of the next ones.
+      int64_t npc = pc + kc, njc = jc;
+      if (npc >= p.K) npc = 0, njc = jc + width;
+      const int64_t nrows = njc < j1 ? std::min(kb, p.K - npc) : 0;
+      const int64_t lines = (std::min(wmax, j1 - njc) * int64_t(sizeof(float)) + 63) / 64 + 1;  // + misalignment
+      const char* next = reinterpret_cast<const char*>(p.B.data + npc * p.B.rs + njc);
+      const int64_t per_panel = (nrows * lines + panels - 1) / panels;
+      int64_t pf_row = 0, pf_line = 0;
+      for (int64_t q = 0; q < panels; ++q) {
+        const int64_t j = jc + q * nr;
+        const int n = int(std::min<int64_t>(nr, jc + width - j));
+        for (int64_t ir = 0; ir < p.M; ir += mr) {
+          const int m = int(std::min<int64_t>(mr, p.M - ir));
+          float* c = p.C.data + ir * p.C.rs + j * p.C.cs;
+          uk.fn_ex(kc, p.alpha, ablk + ir * kc, bp + q * nr * kc, nr, beta, c, p.C.rs, p.C.cs, m, n,
+                   tile_epilogue(p, ir, j, last, te));
+        }
+        for (int64_t t = 0; t < per_panel && pf_row < nrows; ++t) {
+          __builtin_prefetch(next + pf_row * row_bytes + pf_line * 64, 0, 2);
+          if (++pf_line == lines) pf_line = 0, ++pf_row;
+        }
+      }
     }
   }
 }
@@ -299,6 +366,7 @@ void column_schedule(const Problem& p, Plan& pl, int tid, int nthr) {
   const int64_t ntiles = (p.N + uk.nr - 1) / uk.nr;
   const int64_t j0 = ntiles * tid / nthr * uk.nr, j1 = std::min(p.N, ntiles * (tid + 1) / nthr * uk.nr);
   float* bp = pl.priv + size_t(tid) * pl.priv_stride;
+  if (pl.stream_b) return column_streamed_b(p, pl, a_all, mpad, j0, j1, bp);
   for (int64_t pc = 0; pc < p.K; pc += kcb) {
     const int64_t kc = std::min(kcb, p.K - pc);
     for (int64_t j = j0; j < j1; j += pl.chunk) {
@@ -446,6 +514,12 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
     pl.chunk = std::max<int64_t>(1, kColumnChunkBytes / (kc1 * uk.nr * 4)) * uk.nr;
     shared_floats = padded(mpad * K);
     priv_floats = padded(kc1 * pl.chunk);
+    if (M <= kStreamBMaxTiles * uk.mr && B.cs == 1) {
+      pl.stream_b = true;
+      pl.blk.kc = kStreamBRows;  // A is packed in blocks of this K width too
+      pl.chunk = std::max<int64_t>(1, kStreamBBlockBytes / (kStreamBRows * uk.nr * 4)) * uk.nr;
+      priv_floats = padded(kStreamBRows * pl.chunk);
+    }
   } else {
     threads = int(std::min<int64_t>(threads, mtiles));
     const int64_t per_chunk = threads == 1 ? mtiles : std::max<int64_t>(1, mtiles / (4 * threads));
@@ -462,7 +536,14 @@ void sgemm_impl(int64_t M, int64_t N, int64_t K, float alpha, ConstMatrix A, Con
     }
   }
   if (pl.kind != Plan::row_whole_b) pl.direct_a = false;
-  pl.nchunks = (pl.kind == Plan::column ? N + pl.chunk - 1 : M + pl.chunk - 1) / pl.chunk;
+  if (pl.kind == Plan::column) {
+    pl.nchunks = (N + pl.chunk - 1) / pl.chunk;
+  } else {
+    // Chunks of at most pl.chunk rows, as many as a multiple of the thread count, the row tiles
+    // spread evenly: every chunk costs the same, so both threads reach the next barrier
+    // together (a leftover chunk idled one core for a whole chunk per K block).
+    pl.nchunks = std::min(round_up((M + pl.chunk - 1) / pl.chunk, threads), mtiles);
+  }
 
   float* base = t_arena.get(shared_floats + priv_floats * size_t(threads));
   pl.shared[0] = base;
