@@ -67,8 +67,9 @@ constexpr int64_t kPackWholeMaxBytes = int64_t(4) << 20;
 constexpr int64_t kDirectAMaxPanels = 3;
 constexpr int64_t kColumnChunkBytes = 256 << 10;  // packed B per column chunk: half of a 512 KiB L2
 // column_streamed_b, for M up to this many row tiles and row-major B: blocks of kStreamBRows
-// rows and kStreamBBlockBytes packed (measured on Zen 3, 8×4096·4096×4096: 64 rows × 1024
-// columns 7.3 ms; 32 × 2048 7.4; 48 or 96 rows 8.1; the chunked packing pass 9.7).
+// rows and kStreamBBlockBytes packed (Zen 3, 2 threads, 8×4096·4096×4096, medians of one
+// interleaved run on the shared machine: 64 rows × 1024 columns 7.3 ms; 32 × 2048 7.4; 48 or
+// 96 rows 8.1-8.2; the chunked packing pass it replaces 9.7).
 constexpr int64_t kStreamBMaxTiles = 2;
 constexpr int64_t kStreamBRows = 64;
 constexpr int64_t kStreamBBlockBytes = 256 << 10;
