@@ -63,6 +63,25 @@ void bind_activation(py::module_& m) {
       py::arg("kind"), py::arg("grad_out"), py::arg("x"), py::arg("out"), py::arg("negative_slope") = 0.01,
       py::arg("beta") = 1.0, py::arg("threshold") = 20.0, "out = grad_out * f'(x) (from the forward input x).");
   m.def(
+      "activation_backward_from_output",
+      [](const std::string& kind, const py::array& g, const py::array& y, const py::array& out) {
+        ActOutKind k;
+        if (kind == "sigmoid")
+          k = ActOutKind::sigmoid;
+        else if (kind == "tanh")
+          k = ActOutKind::tanh;
+        else
+          throw ValueError(str_cat("activation_backward_from_output: unknown activation '", kind,
+                                   "' (sigmoid, tanh)"));
+        const std::string fn = kind + "_backward";
+        TensorView vg = view_of(g, fn.c_str(), "grad_out"), vy = view_of(y, fn.c_str(), "y");
+        TensorView vo = view_of_output(out, fn.c_str(), "out");
+        py::gil_scoped_release nogil;
+        activation_backward_from_output_cpu(k, vg, vy, vo);
+      },
+      py::arg("kind"), py::arg("grad_out"), py::arg("y"), py::arg("out"),
+      "out = grad_out * f'(y) from the forward output y: sigmoid y(1 - y), tanh 1 - y^2.");
+  m.def(
       "vector_math",
       [](const std::string& name, const py::array& x, const py::array& out) {
         const VecMathFn f = parse_vecmath(name);

@@ -5,7 +5,7 @@
 //   - float64 libm, in ulps, for the vector math (the bounds tests/test_vector_math.py enforces),
 //   - the scalar (generic) instantiation for every kernel: odd sizes, masked tails, misaligned
 //     streaming outputs, NaN / inf,
-//   - bit-exact equality with the generic twin for dropout masks and values and for row_add / row_copy.
+//   - bit-exact equality with the generic twin for dropout masks and values and for row_add / row_copy / row_set.
 // Run by tests/test_avx512_emulation_activation.py when the SIMDe headers are installed:
 //   g++ -std=c++17 -O0 -mavx2 -mfma -Icsrc tools/avx512_emulation/check_activation_loss.cpp -o check && ./check
 // -mfma matters: SIMDe then emulates the 512-bit FMAs with fused 256-bit ones, as the hardware fuses
@@ -220,6 +220,19 @@ static void check_activations() {
         k1.backward[kind](g.data(), x.data(), b.data() + variant, n, p, stream);
         compare(kBwdNames[kind], n, a.data() + variant, b.data() + variant, 4e-6);
       }
+    // backwards from the forward output y (sigmoid: y in [0, 1], tanh: y in [-1, 1]; specials too)
+    static const char* const kOutNames[kNumActOutKinds] = {"sigmoid_backward(y)", "tanh_backward(y)"};
+    auto y = rnd(size_t(n), -1.f, 1.f);
+    const float yspecial[] = {NAN, 1.0f, -1.0f, 0.0f, -0.0f, 1e-30f, INFINITY, -INFINITY};
+    for (int64_t i = 0; i < n && i < 8; ++i) y[size_t(i * 5 % n)] = yspecial[i];
+    for (int kind = 0; kind < kNumActOutKinds; ++kind)
+      for (int variant = 0; variant < 2; ++variant) {
+        const bool stream = variant == 1;
+        std::vector<float> a(size_t(n + 17)), b(size_t(n + 17));
+        k16.backward_from_output[kind](g.data(), y.data(), a.data() + variant, n, stream);
+        k1.backward_from_output[kind](g.data(), y.data(), b.data() + variant, n, stream);
+        compare(kOutNames[kind], n, a.data() + variant, b.data() + variant, 1e-6);
+      }
   }
 }
 
@@ -408,6 +421,21 @@ static void check_dropout() {
       copy16(d16.data() + off, src.data(), n, variant % 2 == 1);
       copy1(d1.data() + off, src.data(), n, variant % 2 == 1);
       compare("row_copy", d16, d1, 0.0);
+    }
+  const RowSetFn set16 = &row_set<VecAvx512>, set1 = &row_set<VecScalar>;
+  for (int64_t n : {1, 15, 16, 17, 100, 1031})
+    for (int variant = 0; variant < 4; ++variant) {  // as row_copy; -0 must come out +0 (0 + src)
+      auto src = rnd(size_t(n), -1.f, 1.f);
+      src[0] = -0.0f;
+      std::vector<float> d16(size_t(n + 16), 5.0f), d1(size_t(n + 16), 5.0f);
+      const int off = variant / 2;
+      set16(d16.data() + off, src.data(), n, variant % 2 == 1);
+      set1(d1.data() + off, src.data(), n, variant % 2 == 1);
+      compare("row_set", d16, d1, 0.0);
+      if (std::signbit(d16[size_t(off)]) || std::signbit(d1[size_t(off)])) {
+        std::printf("FAIL row_set kept a -0\n");
+        ++failures;
+      }
     }
 }
 

@@ -92,6 +92,28 @@ void activation_backward_cpu(ActKind kind, const TensorView& g, const TensorView
   });
 }
 
+void activation_backward_from_output_cpu(ActOutKind kind, const TensorView& g, const TensorView& y,
+                                         const TensorView& dx) {
+  const char* fn = kind == ActOutKind::sigmoid ? "sigmoid_backward" : "tanh_backward";
+  FASTNN_CHECK_VALUE(int(kind) >= 0 && int(kind) < kNumActOutKinds, "activation_backward_from_output: bad kind ",
+                     int(kind));
+  check_pointwise_operand(y, y, fn, "y", false);
+  check_pointwise_operand(g, y, fn, "grad_out", false);
+  check_pointwise_operand(dx, y, fn, "out", true);
+  const ActBackwardOutFn kernel = activation_kernels(active_isa()).backward_from_output[int(kind)];
+  const int64_t n = checked_numel(y, fn);
+  const bool stream = pointwise_stream_stores(12 * n);
+  PwOperand ops[3];
+  ops[0].data = g.data, ops[0].strides = g.strides;
+  ops[1].data = y.data, ops[1].strides = y.strides;
+  ops[2].data = dx.data, ops[2].strides = dx.strides, ops[2].output = true;
+  pointwise_run(y.ndim, y.shape, 3, ops, [&](const PwBlock& b) {
+    kernel(static_cast<const float*>(b.ptr[0]), static_cast<const float*>(b.ptr[1]), static_cast<float*>(b.ptr[2]),
+           b.n, stream && b.direct);
+    return 0.0;
+  });
+}
+
 void vector_math_cpu(VecMathFn fn, const TensorView& x, const TensorView& y) {
   const char* name = "vector_math";
   check_pointwise_operand(x, x, name, "x", false);

@@ -11,6 +11,9 @@ namespace fastnn {
 void activation_forward_cpu(ActKind kind, const TensorView& x, const TensorView& y, const ActParams& p);
 void activation_backward_cpu(ActKind kind, const TensorView& grad_out, const TensorView& x, const TensorView& dx,
                              const ActParams& p);
+// dx = g · f'(y) from the forward output y (sigmoid, tanh).       g, y, dx: same shape
+void activation_backward_from_output_cpu(ActOutKind kind, const TensorView& grad_out, const TensorView& y,
+                                         const TensorView& dx);
 // y = fn(x) with the active ISA's vector math, contiguous 1-D float32 (accuracy tests).
 void vector_math_cpu(VecMathFn fn, const TensorView& x, const TensorView& y);
 

@@ -23,6 +23,14 @@ using ActForwardFn = void (*)(const float* x, float* y, int64_t n, const ActPara
 // dx[i] = g[i] · f'(x[i]), from the forward input x.
 using ActBackwardFn = void (*)(const float* g, const float* x, float* dx, int64_t n, const ActParams& p, bool stream);
 
+// Backwards from the forward *output* y, for the activations whose derivative is a function of y
+// alone (what PyTorch's sigmoid_backward / tanh_backward take): no exp to recompute.
+//   sigmoid  dx = g·y(1 - y)        tanh  dx = g·(1 - y²) = g·(1 - y)(1 + y)
+enum class ActOutKind : int { sigmoid, tanh };
+constexpr int kNumActOutKinds = 2;
+// dx[i] = g[i] · f'(y[i]), i < n.
+using ActBackwardOutFn = void (*)(const float* g, const float* y, float* dx, int64_t n, bool stream);
+
 // The vector math on its own, for the accuracy tests: y[i] = fn(x[i]).
 enum class VecMathFn : int { exp, log, log1p, tanh, sigmoid, erf, erfc, normal_tail, normal_pdf, log1p_exp_neg };
 constexpr int kNumVecMathFns = 10;
@@ -32,6 +40,7 @@ struct ActivationKernels {
   ActForwardFn forward[kNumActKinds];
   ActBackwardFn backward[kNumActKinds];
   VecMathKernel vecmath;
+  ActBackwardOutFn backward_from_output[kNumActOutKinds];
 };
 
 const ActivationKernels& activation_kernels_generic();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #if defined(FASTNN_X86)
 #include <immintrin.h>  // _mm_sfence (SSE, in the baseline)
@@ -32,6 +33,16 @@ RowCopyFn row_copy_kernel(Isa isa) {
     case Isa::avx2: return row_copy_avx2();
 #endif
     default: return row_copy_generic();
+  }
+}
+
+RowSetFn row_set_kernel(Isa isa) {
+  switch (isa) {
+#if defined(FASTNN_X86)
+    case Isa::avx512: return row_set_avx512();
+    case Isa::avx2: return row_set_avx2();
+#endif
+    default: return row_set_generic();
   }
 }
 
@@ -161,9 +172,19 @@ void embedding_cpu(const TensorView& idx, const TensorView& weight, const Tensor
   // save its read-for-ownership (the rows read are scattered, so their traffic is what it is).
   const bool stream = pointwise_stream_stores(2 * N * D * int64_t(sizeof(float)));
   parallel_for(0, N, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t lo, int64_t hi) {
-    int64_t i[kMaxDims], oi, orow;
+    int64_t i[kMaxDims] = {}, oi, orow;
     walk.begin(lo, i, &oi, &orow);
+    // One position ahead: the next row's lines are requested while this one is copied (rows are
+    // scattered, so the hardware prefetcher only picks a row up after its first misses).
+    int64_t ni[kMaxDims], noi = oi, norow = orow;
+    std::copy(i, i + kMaxDims, ni);
     for (int64_t p = lo; p < hi; ++p, walk.next(i, &oi, &orow)) {
+      if (p + 1 < hi && wc == 1) {
+        walk.next(ni, &noi, &norow);
+        const int64_t vn = read_index(idx, noi);
+        if (vn >= 0 && vn < V)
+          for (int64_t c = 0; c < D; c += 16) __builtin_prefetch(pw + vn * ws + c, 0, 3);
+      }
       const int64_t v = read_index(idx, oi);
       if (v < 0 || v >= V) {  // remember the first; the output is discarded by the raise
         int64_t cur = first.load();
@@ -209,31 +230,70 @@ void embedding_backward_cpu(const TensorView& g, const TensorView& idx, int64_t 
   const int64_t gs = gw.strides[0], gc = gw.strides[1], oc = g.strides[idx.ndim];
   float* pgw = gw.ptr<float>();
   const float* pg = g.ptr<float>();
-  parallel_for(0, V, std::max<int64_t>(1, 65536 / std::max<int64_t>(D, 1)), [&](int64_t lo, int64_t hi) {
-    for (int64_t v = lo; v < hi; ++v) {
-      if (gc == 1)
-        std::memset(pgw + v * gs, 0, size_t(D) * sizeof(float));
-      else
-        for (int64_t c = 0; c < D; ++c) pgw[v * gs + c * gc] = 0.0f;
-    }
-  });
-  if (N == 0 || D == 0) return;
-  const RowAddFn add = row_add_kernel(active_isa());
   const bool unit = gc == 1 && oc == 1;
-  // Accumulates positions in index order into rows [r0, r1) and columns [c0, c1).
-  auto accumulate = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  // Unit strides: a row's first contribution is written (0 + g, row_set) rather than added to a
+  // zeroed row, and only the rows no index touches are zeroed, with streaming stores when the
+  // gradient outgrows the cache. The (V, D) gradient is then written once instead of zeroed
+  // (read for ownership + write) and read back. first[v]: the first position with index v.
+  std::vector<int64_t> first;
+  if (unit && N > 0 && D > 0) {
+    first.assign(size_t(V), -1);
     int64_t i[kMaxDims], oi, orow;
     walk.begin(0, i, &oi, &orow);
     for (int64_t p = 0; p < N; ++p, walk.next(i, &oi, &orow)) {
       const int64_t v = read_index(idx, oi);
+      if (v != padding_idx && first[size_t(v)] < 0) first[size_t(v)] = p;
+    }
+  }
+  const bool stream = unit && pointwise_stream_stores(int64_t(sizeof(float)) * (V * D + N * D));
+  const RowCopyFn copy = row_copy_kernel(active_isa());
+  const std::vector<float> zeros(first.empty() ? 0 : size_t(D), 0.0f);
+  parallel_for(0, V, std::max<int64_t>(1, 65536 / std::max<int64_t>(D, 1)), [&](int64_t lo, int64_t hi) {
+    for (int64_t v = lo; v < hi; ++v) {
+      if (!first.empty()) {
+        if (first[size_t(v)] < 0) copy(pgw + v * gs, zeros.data(), D, stream);
+      } else if (gc == 1) {
+        std::memset(pgw + v * gs, 0, size_t(D) * sizeof(float));
+      } else {
+        for (int64_t c = 0; c < D; ++c) pgw[v * gs + c * gc] = 0.0f;
+      }
+    }
+#if defined(FASTNN_X86)
+    if (stream) _mm_sfence();
+#endif
+  });
+  if (N == 0 || D == 0) return;
+  const RowAddFn add = row_add_kernel(active_isa());
+  const RowSetFn set = row_set_kernel(active_isa());
+  // Accumulates positions in index order into rows [r0, r1) and columns [c0, c1).
+  auto accumulate = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    int64_t i[kMaxDims] = {}, oi, orow;
+    walk.begin(0, i, &oi, &orow);
+    int64_t ni[kMaxDims], noi = oi, norow = orow;  // one position ahead, as the forward
+    std::copy(i, i + kMaxDims, ni);
+    for (int64_t p = 0; p < N; ++p, walk.next(i, &oi, &orow)) {
+      if (unit && p + 1 < N) {  // the next row to be added to (a first contribution is only written)
+        walk.next(ni, &noi, &norow);
+        const int64_t vn = read_index(idx, noi);
+        if (vn >= r0 && vn < r1 && first[size_t(vn)] != p + 1)
+          for (int64_t c = c0; c < c1; c += 16) __builtin_prefetch(pgw + vn * gs + c, 1, 3);
+      }
+      const int64_t v = read_index(idx, oi);
       if (v < r0 || v >= r1 || v == padding_idx) continue;
       float* dst = pgw + v * gs;
       const float* src = pg + orow;
-      if (unit)
-        add(dst + c0, src + c0, c1 - c0);
-      else
+      if (unit) {
+        if (first[size_t(v)] == p)
+          set(dst + c0, src + c0, c1 - c0, stream);
+        else
+          add(dst + c0, src + c0, c1 - c0);
+      } else {
         for (int64_t c = c0; c < c1; ++c) dst[c * gc] += src[c * oc];
+      }
     }
+#if defined(FASTNN_X86)
+    if (stream) _mm_sfence();  // this thread's streaming stores before the join
+#endif
   };
   const int64_t work = N * D;
   if (work < (int64_t(1) << 15) || get_num_threads() == 1) {

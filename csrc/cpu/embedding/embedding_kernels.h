@@ -28,4 +28,16 @@ RowCopyFn row_copy_avx512();
 #endif
 RowCopyFn row_copy_kernel(Isa isa);
 
+// dst[c] = src[c] + 0 (so -0 becomes +0, exactly what 0 + src gives), c < n: the embedding
+// backward's first contribution to a gradient row, instead of zeroing the row and adding. stream
+// as in RowCopyFn (the caller fences).   dst, src: (n) contiguous
+using RowSetFn = void (*)(float* dst, const float* src, int64_t n, bool stream);
+
+RowSetFn row_set_generic();
+#if defined(FASTNN_X86)
+RowSetFn row_set_avx2();
+RowSetFn row_set_avx512();
+#endif
+RowSetFn row_set_kernel(Isa isa);
+
 }  // namespace fastnn

@@ -1,5 +1,5 @@
 #pragma once
-// dst += src and dst = src over vec_ops.h (include only from row_add_{generic,avx2,avx512}.cpp).
+// dst += src, dst = src and dst = 0 + src over vec_ops.h (include only from row_add_{generic,avx2,avx512}.cpp).
 #include "cpu/activation/vec_ops.h"
 #include "cpu/embedding/embedding_kernels.h"
 
@@ -34,6 +34,21 @@ void row_copy(float* dst, const float* src, int64_t n, bool stream) {
     for (; i + W <= n; i += W) VO::store(dst + i, VO::load(src + i));
   }
   if (i < n) VO::store_n(dst + i, VO::load_n(src + i, int(n - i), 0.0f), int(n - i));
+}
+
+template <class VO, bool Stream>
+void row_set_impl(float* dst, const float* src, int64_t n) {
+  map_loop<VO, Stream>(
+      dst, n, [&](int64_t i) { return VO::add(VO::zero(), VO::load(src + i)); },
+      [&](int64_t i, int k) { return VO::add(VO::zero(), VO::load_n(src + i, k, 0.0f)); });
+}
+
+template <class VO>
+void row_set(float* dst, const float* src, int64_t n, bool stream) {
+  if (stream)
+    row_set_impl<VO, true>(dst, src, n);
+  else
+    row_set_impl<VO, false>(dst, src, n);
 }
 
 }  // namespace

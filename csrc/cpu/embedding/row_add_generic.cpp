@@ -5,5 +5,6 @@ namespace fastnn {
 
 RowAddFn row_add_generic() { return &row_add<VecScalar>; }
 RowCopyFn row_copy_generic() { return &row_copy<VecScalar>; }
+RowSetFn row_set_generic() { return &row_set<VecScalar>; }
 
 }  // namespace fastnn

@@ -21,12 +21,14 @@ def _xpcat(parts):
 def rnn_cell(gx, gh, nonlinearity):
     """gx, gh (N, H) -> (h' (N, H), saved); h' = act(gx + gh), act = 'tanh' | 'relu'."""
     pre = add(gx, gh)
-    return activation(nonlinearity, pre), pre
+    h = activation(nonlinearity, pre)
+    return h, (pre, h)
 
 
 def rnn_cell_backward(grad_h, saved, nonlinearity):
     """-> grad of the pre-activation (N, H) (= grad of gx and of gh)."""
-    return activation_backward(nonlinearity, grad_h, saved)
+    pre, h = saved
+    return activation_backward(nonlinearity, grad_h, pre, h)
 
 
 def lstm_cell(gx, gh, c):
@@ -39,17 +41,17 @@ def lstm_cell(gx, gh, c):
     g = activation("tanh", _cols(pre, 2 * H, 3 * H))
     c_new = add(mul(f, c), mul(i, g))
     tc = activation("tanh", c_new)
-    return mul(o, tc), c_new, (pre, i, f, g, o, c_new, tc)
+    return mul(o, tc), c_new, (pre, act, i, f, g, o, c_new, tc)
 
 
 def lstm_cell_backward(grad_h, grad_c, c_prev, saved):
     """-> (grad of the gate pre-activations (N, 4H) (= grad of gx and of gh), grad_c_prev (N, H))."""
-    pre, i, f, g, o, c_new, tc = saved
+    pre, act, i, f, g, o, c_new, tc = saved  # backwards from the outputs where the kernel has that form
     H = c_prev.shape[-1]
-    gc = add(grad_c, activation_backward("tanh", mul(grad_h, o), c_new))
+    gc = add(grad_c, activation_backward("tanh", mul(grad_h, o), c_new, tc))
     d_act = _xpcat([mul(gc, g), mul(gc, c_prev), mul(gc, i), mul(grad_h, tc)])
-    d_pre = activation_backward("sigmoid", d_act, pre)
-    d_pre[:, 2 * H:3 * H] = activation_backward("tanh", _cols(d_act, 2 * H, 3 * H), _cols(pre, 2 * H, 3 * H))
+    d_pre = activation_backward("sigmoid", d_act, pre, act)
+    d_pre[:, 2 * H:3 * H] = activation_backward("tanh", _cols(d_act, 2 * H, 3 * H), _cols(pre, 2 * H, 3 * H), g)
     return d_pre, mul(gc, f)
 
 
@@ -63,13 +65,13 @@ def gru_cell(gx, gh, h):
     hn = _cols(gh, 2 * H, 3 * H)
     n_pre = add(_cols(gx, 2 * H, 3 * H), mul(r, hn))
     n = activation("tanh", n_pre)
-    return add(n, mul(z, sub(h, n))), (rz_pre, r, z, hn, n_pre, n)
+    return add(n, mul(z, sub(h, n))), (rz_pre, rz, r, z, hn, n_pre, n)
 
 
 def gru_cell_backward(grad_h, h_prev, saved):
     """-> (grad gx (N, 3H), grad gh (N, 3H), grad of h_prev through the z h term (N, H))."""
-    rz_pre, r, z, hn, n_pre, n = saved
+    rz_pre, rz, r, z, hn, n_pre, n = saved  # backwards from the outputs where the kernel has that form
     gz = mul(grad_h, z)
-    dan = activation_backward("tanh", sub(grad_h, gz), n_pre)
-    d_rz = activation_backward("sigmoid", _xpcat([mul(dan, hn), mul(grad_h, sub(h_prev, n))]), rz_pre)
+    dan = activation_backward("tanh", sub(grad_h, gz), n_pre, n)
+    d_rz = activation_backward("sigmoid", _xpcat([mul(dan, hn), mul(grad_h, sub(h_prev, n))]), rz_pre, rz)
     return _xpcat([d_rz, dan]), _xpcat([d_rz, mul(dan, r)]), gz

@@ -348,7 +348,21 @@ def activation(name: str, x: Any, **params: Any) -> Any:
     return _route(name, x)(x, **params)
 
 
-def activation_backward(name: str, grad_out: Any, x: Any, **params: Any) -> Any:
+# sigmoid / tanh backwards also work from the forward output y (as PyTorch's): no exp recomputed,
+# so they are memory-bound. CPU only so far (the CUDA kernels take x).
+ACTIVATIONS_FROM_OUTPUT = ("sigmoid", "tanh")
+
+
+def backward_from_output(name: str, a: Any) -> bool:
+    """Whether activation_backward(name, ...) uses y (when given) for arrays like a."""
+    return name in ACTIVATIONS_FROM_OUTPUT and _is_cpu(a)
+
+
+def activation_backward(name: str, grad_out: Any, x: Any, y: Any = None, **params: Any) -> Any:
+    """y: the forward output, optional; where backward_from_output(name, y) the backward works
+    from it (x may then be None), otherwise from the forward input x."""
+    if y is not None and backward_from_output(name, y):
+        return _route(name + "_backward", y)(grad_out, y=y)
     return _route(name + "_backward", x)(grad_out, x, **params)
 
 

@@ -99,12 +99,15 @@ class Activation(Function):
 
     @staticmethod
     def forward(ctx, x, name, params):
-        ctx.x, ctx.name, ctx.params = x, name, params
-        return K.activation(name, x, **params)
+        y = K.activation(name, x, **params)
+        # sigmoid / tanh (CPU): the backward works from y, as PyTorch's, and x need not be kept
+        ctx.x, ctx.y = (None, y) if K.backward_from_output(name, x) else (x, None)
+        ctx.name, ctx.params = name, params
+        return y
 
     @staticmethod
     def backward(ctx, g):
-        return K.activation_backward(ctx.name, g, ctx.x, **ctx.params), None, None
+        return K.activation_backward(ctx.name, g, ctx.x, ctx.y, **ctx.params), None, None
 
 
 class Softmax(Function):

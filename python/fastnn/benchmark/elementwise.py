@@ -55,7 +55,8 @@ def activation_cases(quick: bool) -> Iterable[BenchCase]:
     n = 1 << 20 if quick else 1 << 24
     x, g = _rand((n,)), _rand((n,), seed=1)
     out = np.empty_like(x)
-    tx, tg, to = (torch.from_numpy(a) for a in (x, g, out)) if torch else (None, None, None)
+    ys, yt = fastnn.sigmoid(x), fastnn.tanh(x)  # forward outputs, for the backwards from y
+    tx, tg, to, tys, tyt = (torch.from_numpy(a) for a in (x, g, out, ys, yt)) if torch else (None,) * 5
     A = torch.ops.aten if torch else None
     N = torch._C._nn if torch else None
     table = [
@@ -73,21 +74,28 @@ def activation_cases(quick: bool) -> Iterable[BenchCase]:
          lambda: A.gelu_backward.grad_input(tg, tx, approximate="tanh", grad_input=to)),
         ("silu", lambda: fastnn.silu(x, out=out), lambda: fastnn.silu_backward(g, x, out=out),
          lambda: N.silu(tx, out=to), lambda: A.silu_backward.grad_input(tg, tx, grad_input=to)),
-        # PyTorch's sigmoid / tanh backwards take the forward output; the traffic is the same
+        # PyTorch's sigmoid / tanh backwards take the forward output y; fastnn's take x (recomputing
+        # the exp) or y= (the same math as PyTorch): both forms are timed, labelled "(x)" / "(y)",
+        # against PyTorch's one (same traffic: grad and one operand read, the result written)
         ("sigmoid", lambda: fastnn.sigmoid(x, out=out), lambda: fastnn.sigmoid_backward(g, x, out=out),
-         lambda: torch.sigmoid(tx, out=to), lambda: A.sigmoid_backward.grad_input(tg, tx, grad_input=to)),
+         lambda: torch.sigmoid(tx, out=to), lambda: A.sigmoid_backward.grad_input(tg, tys, grad_input=to)),
         ("tanh", lambda: fastnn.tanh(x, out=out), lambda: fastnn.tanh_backward(g, x, out=out),
-         lambda: torch.tanh(tx, out=to), lambda: A.tanh_backward.grad_input(tg, tx, grad_input=to)),
+         lambda: torch.tanh(tx, out=to), lambda: A.tanh_backward.grad_input(tg, tyt, grad_input=to)),
         ("softplus", lambda: fastnn.softplus(x, out=out), lambda: fastnn.softplus_backward(g, x, out=out),
          lambda: N.softplus(tx, 1.0, 20.0, out=to),
          lambda: A.softplus_backward.grad_input(tg, tx, 1.0, 20.0, grad_input=to)),
     ]
+    from_y = {"sigmoid": lambda: fastnn.sigmoid_backward(g, y=ys, out=out),
+              "tanh": lambda: fastnn.tanh_backward(g, y=yt, out=out)}
     label = f"{n}"
     for name, f, b, tf, tb in table:
         yield BenchCase("activation", name, label, 2 * F32 * n,
                         {"fastnn": f, **({"torch": tf} if torch else {})})
-        yield BenchCase("activation", name + "_backward", label, 3 * F32 * n,
+        yield BenchCase("activation", name + "_backward" + ("(x)" if name in from_y else ""), label, 3 * F32 * n,
                         {"fastnn": b, **({"torch": tb} if torch else {})})
+        if name in from_y:
+            yield BenchCase("activation", name + "_backward(y)", label, 3 * F32 * n,
+                            {"fastnn": from_y[name], **({"torch": tb} if torch else {})})
 
 
 # ---- softmax ------------------------------------------------------------------------------------

@@ -38,6 +38,19 @@ def _case(name, shape, backward, transposed, seed) -> Case:
     return Case(op, f"{shape}{' T' if transposed else ''}", run)
 
 
+def _case_from_output(name, shape, seed) -> Case:
+    """sigmoid_backward / tanh_backward from the forward output (y=)."""
+    f, b, _, rb, _ = ACTIVATIONS[name]
+
+    def run():
+        g = rng(seed)
+        y = f(rand(shape, gen=g, low=-8, high=8))
+        go = rand(shape, gen=g)
+        return b(go, y=y), rb(go, y=y), 1
+
+    return Case(f"{name}_backward(y=)", f"{shape}", run)
+
+
 def cases(device: str, quick: bool) -> Iterator[Case]:
     if device != "cpu":
         return
@@ -47,3 +60,6 @@ def cases(device: str, quick: bool) -> Iterator[Case]:
             for backward in (False, True):
                 yield _case(name, shape, backward, False, seed=i)
         yield _case(name, (37, 45), False, True, seed=99)
+    for name in ("sigmoid", "tanh"):
+        for i, shape in enumerate(shapes):
+            yield _case_from_output(name, shape, seed=i)

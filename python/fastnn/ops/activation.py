@@ -4,7 +4,10 @@ CUDA arrays (float32 / float16 / bfloat16) go to :mod:`fastnn.ops.cuda_glue`.
 Forward ops take any strides (transposed, sliced, negative, broadcast views) and return a new
 C-contiguous array, or write into ``out=`` (which may be ``x`` itself). Backwards are
 ``<op>_backward(grad_out, x, ...)`` from the forward *input* ``x`` and return ``grad_x`` (the only
-differentiable input, so a single array rather than a 1-tuple).
+differentiable input, so a single array rather than a 1-tuple). ``sigmoid_backward`` and
+``tanh_backward`` also take the forward *output* instead (``y=``, keyword only; exactly one of ``x``
+and ``y``), as PyTorch's do: a caller that kept the output skips recomputing the exp, which makes
+those backwards memory-bound.
 
 The vector paths (AVX2 / AVX-512) use fastnn's own exp/log/tanh/erf polynomials, within a few ulp
 of the correctly rounded value (tests/test_vector_math.py); the generic path uses libm.
@@ -60,6 +63,24 @@ def _backward(fn: str, kind: str, grad_out: Any, x: Any, out: Any, **params: Any
     target, copy_to = output(fn, out, x.shape, g, x)
     if x.size:
         _C.activation_backward(kind, g, x, target, **p)
+    return finish(target, copy_to)
+
+
+def _backward_from_output(fn: str, kind: str, grad_out: Any, x: Any, y: Any, out: Any) -> np.ndarray:
+    """x / y: exactly one given; y routes to the kernel that works from the forward output."""
+    if (x is None) == (y is None):
+        raise TypeError(f"{fn}: pass exactly one of x (the forward input) and y= (the forward output), "
+                        f"got {'both' if x is not None else 'neither'}")
+    if x is not None:
+        return _backward(fn, kind, grad_out, x, out)
+    if backend.common_device(fn, grad_out=grad_out, y=y, out=out) == "cuda":
+        raise NotImplementedError(f"{fn}: y= (backward from the forward output) has no CUDA kernel yet; pass x")
+    arrs = cpu_float32(fn, grad_out=grad_out, y=y)
+    g, y = arrs["grad_out"], arrs["y"]
+    same_shape(fn, "y", y, grad_out=g)
+    target, copy_to = output(fn, out, y.shape, g, y)
+    if y.size:
+        _C.activation_backward_from_output(kind, g, y, target)
     return finish(target, copy_to)
 
 
@@ -129,12 +150,18 @@ def silu_backward(grad_out: Any, x: Any, *, out: Any = None) -> np.ndarray:
     return _backward("silu_backward", "silu", grad_out, x, out)
 
 
-def sigmoid_backward(grad_out: Any, x: Any, *, out: Any = None) -> np.ndarray:
-    return _backward("sigmoid_backward", "sigmoid", grad_out, x, out)
+def sigmoid_backward(grad_out: Any, x: Any = None, *, y: Any = None, out: Any = None) -> np.ndarray:
+    """grad_out * s(1 - s), s = sigmoid(x); from the forward input x (s recomputed, accurate on both
+    tails) or, with y=, from the forward output y = sigmoid(x) (grad_out * y * (1 - y), as PyTorch;
+    no exp: memory-bound). Exactly one of x and y. y= is CPU-only so far."""
+    return _backward_from_output("sigmoid_backward", "sigmoid", grad_out, x, y, out)
 
 
-def tanh_backward(grad_out: Any, x: Any, *, out: Any = None) -> np.ndarray:
-    return _backward("tanh_backward", "tanh", grad_out, x, out)
+def tanh_backward(grad_out: Any, x: Any = None, *, y: Any = None, out: Any = None) -> np.ndarray:
+    """grad_out * (1 - tanh(x)^2); from the forward input x (as 4e/(1 + e)^2, e = exp(-2|x|), no
+    cancellation) or, with y=, from the forward output y = tanh(x) (grad_out * (1 - y^2), as
+    PyTorch; memory-bound). Exactly one of x and y. y= is CPU-only so far."""
+    return _backward_from_output("tanh_backward", "tanh", grad_out, x, y, out)
 
 
 def softplus_backward(grad_out: Any, x: Any, beta: float = 1.0, threshold: float = 20.0, *,

@@ -3,7 +3,8 @@
 Every forward takes ``x`` of any shape and returns a float64 array of the same
 shape; every ``*_backward(grad_out, x, ...)`` returns ``grad_x`` (same shape).
 Backwards are written from the forward *input* ``x`` (not the output), which is
-what the fused linear/conv kernels keep around.
+what the fused linear/conv kernels keep around; ``sigmoid_backward`` and
+``tanh_backward`` also take the forward output instead (``y=``).
 """
 import math
 
@@ -140,8 +141,15 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def sigmoid_backward(grad_out, x):
-    s = sigmoid(x)
+def _one_of(fn, x, y):
+    if (x is None) == (y is None):
+        raise TypeError(f"{fn}: pass exactly one of x and y=")
+
+
+def sigmoid_backward(grad_out, x=None, *, y=None):
+    """From the forward input x, or (y=) from the forward output y = sigmoid(x): g·y(1 - y)."""
+    _one_of("sigmoid_backward", x, y)
+    s = sigmoid(x) if y is None else _f64(y)
     return _f64(grad_out) * s * (1.0 - s)
 
 
@@ -160,8 +168,10 @@ def tanh(x):
     return np.tanh(_f64(x))
 
 
-def tanh_backward(grad_out, x):
-    t = np.tanh(_f64(x))
+def tanh_backward(grad_out, x=None, *, y=None):
+    """From the forward input x, or (y=) from the forward output y = tanh(x): g·(1 - y²)."""
+    _one_of("tanh_backward", x, y)
+    t = np.tanh(_f64(x)) if y is None else _f64(y)
     return _f64(grad_out) * (1.0 - t * t)
 
 
