@@ -277,16 +277,32 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, acti
     return _route("conv2d", x)(x, weight, bias, stride, padding, dilation, groups, activation)
 
 
-def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
-    return _route("conv2d_backward", x)(grad_out, x, weight, bias, stride, padding, dilation, groups, activation)
+def _masked_backward(op: str, grad_out: Any, x: Any, args: tuple, needs_input_grad: Any) -> tuple:
+    """op's gradients: the fastnn kernel is told which are wanted (needs_input_grad, (x, weight, bias)) and
+    skips the others; the oracle routes compute all three and the unwanted ones are dropped."""
+    fn = _route(op, x)
+    if needs_input_grad is None:
+        return fn(grad_out, x, *args)
+    if fn is _F32.get(op) and KERNEL_OF.get(op, ("", ""))[0] == "conv" and op not in _SERVED_BY_ORACLE:
+        return fn(grad_out, x, *args, needs_input_grad=tuple(needs_input_grad))
+    return tuple(g if need else None for g, need in zip(fn(grad_out, x, *args), needs_input_grad))
+
+
+def conv2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None,
+                    needs_input_grad=None):
+    """needs_input_grad: None, or 3 bools (x, weight, bias); unwanted gradients come back as None."""
+    return _masked_backward("conv2d_backward", grad_out, x,
+                            (weight, bias, stride, padding, dilation, groups, activation), needs_input_grad)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
     return _route("conv1d", x)(x, weight, bias, stride, padding, dilation, groups, activation)
 
 
-def conv1d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
-    return _route("conv1d_backward", x)(grad_out, x, weight, bias, stride, padding, dilation, groups, activation)
+def conv1d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None,
+                    needs_input_grad=None):
+    return _masked_backward("conv1d_backward", grad_out, x,
+                            (weight, bias, stride, padding, dilation, groups, activation), needs_input_grad)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -294,9 +310,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 
 def conv_transpose2d_backward(grad_out, x, weight, bias=None, stride=1, padding=0, output_padding=0,
-                              groups=1, dilation=1):
-    return _route("conv_transpose2d_backward", x)(grad_out, x, weight, bias, stride, padding, output_padding,
-                                                  groups, dilation)
+                              groups=1, dilation=1, needs_input_grad=None):
+    return _masked_backward("conv_transpose2d_backward", grad_out, x,
+                            (weight, bias, stride, padding, output_padding, groups, dilation), needs_input_grad)
 
 
 def max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode):

@@ -29,7 +29,7 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return K.conv2d_backward(g, *ctx.saved, *ctx.args)
+        return K.conv2d_backward(g, *ctx.saved, *ctx.args, needs_input_grad=ctx.needs_input_grad[:3])
 
 
 class Conv1d(Function):
@@ -41,7 +41,7 @@ class Conv1d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return K.conv1d_backward(g, *ctx.saved, *ctx.args)
+        return K.conv1d_backward(g, *ctx.saved, *ctx.args, needs_input_grad=ctx.needs_input_grad[:3])
 
 
 class ConvTranspose2d(Function):
@@ -53,7 +53,7 @@ class ConvTranspose2d(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return K.conv_transpose2d_backward(g, *ctx.saved, *ctx.args)
+        return K.conv_transpose2d_backward(g, *ctx.saved, *ctx.args, needs_input_grad=ctx.needs_input_grad[:3])
 
 
 class MaxPool2d(Function):

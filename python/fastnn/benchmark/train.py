@@ -77,7 +77,8 @@ def _torch_loop(torch, model, opt, x, y, batch_size: int, steps: int, seed: int 
 
     def run():
         model.train()
-        order = torch.randperm(len(xt), generator=gen)[: steps * batch_size]
+        need = steps * batch_size  # as fit's steps_per_epoch: passes follow each other when data runs short
+        order = torch.cat([torch.randperm(len(xt), generator=gen) for _ in range(-(-need // len(xt)))])[:need]
         total_loss, correct, seen = 0.0, 0, 0
         for i in range(steps):
             idx = order[i * batch_size:(i + 1) * batch_size]

@@ -146,6 +146,26 @@ def _result(fn: str, shape: tuple[int, ...], out: Any, *inputs: Any) -> tuple[np
     return np.empty(shape, dtype=np.float32), out
 
 
+def _needs(fn: str, needs_input_grad: Any, bias: Any) -> tuple[bool, bool, bool]:
+    """(grad_x, grad_weight, grad_bias) wanted: None means all three (grad_bias only with a bias)."""
+    if needs_input_grad is None:
+        return True, True, bias is not None
+    if not isinstance(needs_input_grad, (tuple, list)):
+        raise TypeError(f"{fn}: needs_input_grad must be None or a tuple of 3 bools (x, weight, bias), "
+                        f"got {type(needs_input_grad).__name__}")
+    if len(needs_input_grad) != 3:
+        raise ValueError(f"{fn}: needs_input_grad must have 3 entries (x, weight, bias), got {len(needs_input_grad)}")
+    for v in needs_input_grad:
+        if not isinstance(v, (bool, np.bool_)):
+            raise TypeError(f"{fn}: needs_input_grad must hold bools, got {type(v).__name__}")
+    nx, nw, nb = (bool(v) for v in needs_input_grad)
+    return nx, nw, nb and bias is not None
+
+
+def _masked(grads: tuple, need: tuple[bool, bool, bool]) -> tuple:
+    return tuple(g if n else None for g, n in zip(grads, need))
+
+
 def _finish(target: np.ndarray, out: Any) -> np.ndarray:
     if out is not None and target is not out:
         out[...] = target
@@ -199,13 +219,17 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
 
 
 def conv2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-                    dilation: Any = 1, groups: int = 1, activation: str | None = None):
+                    dilation: Any = 1, groups: int = 1, activation: str | None = None,
+                    needs_input_grad: Any = None):
     """Gradients of :func:`conv2d` (same arguments): ``(grad_x, grad_weight, grad_bias)``.
 
     grad_out (N, K, Ho, Wo). grad_bias is None when bias is None. With an activation, the
-    pre-activation is recomputed from x, weight and bias.
+    pre-activation is recomputed from x, weight and bias. needs_input_grad: None (all), or 3 bools
+    (x, weight, bias) as torch's ``ctx.needs_input_grad``: a gradient not wanted is not computed
+    and comes back as None (a network's first layer needs no grad_x).
     """
     fn = "conv2d_backward"
+    need = _needs(fn, needs_input_grad, bias)
     if _cuda(fn, grad_out=grad_out, x=x, weight=weight, bias=bias):
         from . import cuda_conv
 
@@ -214,7 +238,7 @@ def conv2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride
         check_ndim(fn, "grad_out", grad_out, 4)
         if tuple(grad_out.shape) != shape:
             raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(grad_out.shape)}")
-        return cuda_conv.conv2d_backward(grad_out, x, weight, bias, stride, pads, dilation, groups, act)
+        return _masked(cuda_conv.conv2d_backward(grad_out, x, weight, bias, stride, pads, dilation, groups, act), need)
     a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     g, x, weight, bias = a["grad_out"], a["x"], a["weight"], a["bias"]
     stride, pads, dilation, groups, shape = _conv2d_args(fn, x, weight, bias, stride, padding, dilation, groups)
@@ -222,11 +246,12 @@ def conv2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride
     check_ndim(fn, "grad_out", g, 4)
     if tuple(g.shape) != shape:
         raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(g.shape)}")
-    gx = np.empty(x.shape, dtype=np.float32)
-    gw = np.empty(weight.shape, dtype=np.float32)
-    gb = None if bias is None else np.empty(bias.shape, dtype=np.float32)
-    _C.conv2d_backward(_c(g), _c(x), _c(weight), _c(bias), stride, pads, dilation, groups, act,
-                       gx if gx.size else None, gw if gw.size else None, gb if gb is not None and gb.size else None)
+    gx = np.empty(x.shape, dtype=np.float32) if need[0] else None
+    gw = np.empty(weight.shape, dtype=np.float32) if need[1] else None
+    gb = np.empty(bias.shape, dtype=np.float32) if need[2] else None
+    if any(a is not None and a.size for a in (gx, gw, gb)):
+        _C.conv2d_backward(_c(g), _c(x), _c(weight), _c(bias), stride, pads, dilation, groups, act,
+                           *(a if a is not None and a.size else None for a in (gx, gw, gb)))
     return gx, gw, gb
 
 
@@ -291,9 +316,12 @@ def conv_transpose2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, pad
 
 
 def conv_transpose2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride: Any = 1,
-                              padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1):
-    """Gradients of :func:`conv_transpose2d`: ``(grad_x, grad_weight, grad_bias)``."""
+                              padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1,
+                              needs_input_grad: Any = None):
+    """Gradients of :func:`conv_transpose2d`: ``(grad_x, grad_weight, grad_bias)``; needs_input_grad as in
+    :func:`conv2d_backward`."""
     fn = "conv_transpose2d_backward"
+    need = _needs(fn, needs_input_grad, bias)
     if _cuda(fn, grad_out=grad_out, x=x, weight=weight, bias=bias):
         from . import cuda_conv
 
@@ -302,7 +330,8 @@ def conv_transpose2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = No
         check_ndim(fn, "grad_out", grad_out, 4)
         if tuple(grad_out.shape) != shape:
             raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(grad_out.shape)}")
-        return cuda_conv.conv_transpose2d_backward(grad_out, x, weight, bias, stride, pad, dilation, groups)
+        return _masked(cuda_conv.conv_transpose2d_backward(grad_out, x, weight, bias, stride, pad, dilation, groups),
+                       need)
     a = _cpu(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     g, x, weight, bias = a["grad_out"], a["x"], a["weight"], a["bias"]
     stride, pad, opad, dilation, groups, shape = _convt2d_args(fn, x, weight, bias, stride, padding,
@@ -310,17 +339,19 @@ def conv_transpose2d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = No
     check_ndim(fn, "grad_out", g, 4)
     if tuple(g.shape) != shape:
         raise ValueError(f"{fn}: grad_out must have the output's shape {shape}, got {tuple(g.shape)}")
-    gx = np.empty(x.shape, dtype=np.float32)
-    gw = np.empty(weight.shape, dtype=np.float32)
-    gb = None if bias is None else np.empty(bias.shape, dtype=np.float32)
+    gx = np.empty(x.shape, dtype=np.float32) if need[0] else None
+    gw = np.empty(weight.shape, dtype=np.float32) if need[1] else None
+    gb = np.empty(bias.shape, dtype=np.float32) if need[2] else None
     if x.size == 0 or weight.size == 0:
-        gx[...] = 0
-        gw[...] = 0
+        for a in (gx, gw):
+            if a is not None:
+                a[...] = 0
         if gb is not None:
             gb[...] = g.sum(axis=(0, 2, 3), dtype=np.float64)
         return gx, gw, gb
-    _C.conv_transpose2d_backward(_c(g), _c(x), _c(weight), stride, pad, opad, dilation, groups,
-                                 gx, gw, gb if gb is not None and gb.size else None)
+    if any(a is not None for a in (gx, gw, gb)):
+        _C.conv_transpose2d_backward(_c(g), _c(x), _c(weight), stride, pad, opad, dilation, groups,
+                                     gx, gw, gb if gb is not None and gb.size else None)
     return gx, gw, gb
 
 
@@ -367,18 +398,21 @@ def conv1d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
 
 
 def conv1d_backward(grad_out: Any, x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
-                    dilation: Any = 1, groups: int = 1, activation: str | None = None):
-    """Gradients of :func:`conv1d`: ``(grad_x, grad_weight, grad_bias)``."""
+                    dilation: Any = 1, groups: int = 1, activation: str | None = None,
+                    needs_input_grad: Any = None):
+    """Gradients of :func:`conv1d`: ``(grad_x, grad_weight, grad_bias)``; needs_input_grad as in
+    :func:`conv2d_backward`."""
     fn = "conv1d_backward"
     a = _arrays(fn, grad_out=grad_out, x=x, weight=weight, bias=bias)
     _check3(fn, grad_out=a["grad_out"], x=a["x"], weight=a["weight"])
     try:
         gx, gw, gb = conv2d_backward(a["grad_out"][:, :, None, :], a["x"][:, :, None, :],
                                      a["weight"][:, :, None, :], a["bias"], _one(fn, "stride", stride, 1),
-                                     _pads1d(fn, padding), _one(fn, "dilation", dilation, 1), groups, activation)
+                                     _pads1d(fn, padding), _one(fn, "dilation", dilation, 1), groups, activation,
+                                     needs_input_grad)
     except (ValueError, TypeError) as exc:
         raise _renamed(fn, exc) from None
-    return gx[:, :, 0, :], gw[:, :, 0, :], gb
+    return (None if gx is None else gx[:, :, 0, :]), (None if gw is None else gw[:, :, 0, :]), gb
 
 
 def conv_transpose1d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
