@@ -198,8 +198,11 @@ def memory(B: int = 1, H: int = 8, L: int = 16384, D: int = 64, causal: bool = T
 
     if not os.path.exists("/proc/self/clear_refs"):
         return None
+    # glibc's dynamic mmap threshold would serve `out` from heap pages that earlier temporaries left
+    # resident (no growth to see): a fixed threshold maps every large block afresh and unmaps it on free.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
     r = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(B), str(H), str(L), str(D), str(int(causal))],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
