@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     peak = dict(_C.measure_peak(get_isa(), 0.3, 256 << 20))
     rows = suite.run(quick=args.quick, lengths=args.lengths, head_dims=args.head_dims)
     harness.attach_ratios(rows)
+    mem = suite.memory_lines(suite.memory() if not args.quick else suite.memory(L=2048))
     load_after = os.getloadavg()
     info = harness.machine_info()
     table = harness.format_table(rows, peak["gflops_fp32"], peak["copy_gbps"])
@@ -70,6 +71,7 @@ def main(argv=None) -> int:
     print(head)
     print(table)
     print("\n".join(summary))
+    print("\n".join(mem))
 
     out_dir = pathlib.Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,7 +80,9 @@ def main(argv=None) -> int:
                                                                   "load_after": load_after}, peak))
     md = [f"# attention benchmark {info['date']}", "", "```", f"$ python bench/attention.py {' '.join(sys.argv[1:])}",
           head, "```", "", "```", table, "```", "", "Bar (issue): forward >= 1.5x PyTorch SDPA for L >= 1024; "
-          "backward >= 1.0x; >= 50% of measured FP32 peak at L >= 2048 non-causal.", "", *summary, "",
+          "backward >= 1.0x; >= 50% of measured FP32 peak at L >= 2048 non-causal.", "", *summary, *mem, "",
+          "Memory: peak resident set (VmHWM, reset before the call) in a fresh process, minus the resident set "
+          "before the call.",
           "FLOPs: forward 4·B·H·L²·D (halved when causal), backward 2.5x forward; decode rows report GB/s of K+V read.",
           f"NumPy anchor: naive float32, materialises the L×L matrix; skipped for L > {suite.NUMPY_MAX_L}."]
     (out_dir / f"{stem}.md").write_text("\n".join(md) + "\n")

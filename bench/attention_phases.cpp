@@ -8,6 +8,8 @@
 //       csrc/cpu/attention/kernels_avx2.cpp csrc/cpu/attention/kernels_ref.cpp csrc/cpu/attention/problem.cpp \
 //       /tmp/k512.o -o /tmp/attention_phases
 //   /tmp/attention_phases fwd|bwd L D bq [reps]
+// As the drivers, the next key block's K and V rows (and, backward, its dK/dV accumulator rows) are
+// prefetched toward L2; NO_PREFETCH=1 (or NO_ACC_PREFETCH=1 for the accumulators) turns that off.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -66,6 +68,14 @@ int run_bwd(int64_t L, int64_t D, int64_t bq, int reps) {
       for (int64_t kb = 0; kb < L; kb += bk) {
         const int64_t nk = L - kb < bk ? L - kb : bk;
         double t[7];
+        if (kb + bk < L && !std::getenv("NO_PREFETCH")) {  // as the driver: the next block toward L2
+          prefetch_rows(k + (kb + bk) * ldd, ldd, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+          prefetch_rows(v + (kb + bk) * ldd, ldd, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+          if (!std::getenv("NO_ACC_PREFETCH")) {
+            prefetch_rows(dk + (kb + bk) * ldd, ldd, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+            prefetch_rows(dv + (kb + bk) * ldd, ldd, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+          }
+        }
         t[0] = now();
         lv.gemm(nk, bq, D, k + kb * ldd, ldd, 1, qst, ld, s, ld, GemmMode::store, nullptr);
         t[1] = now();
@@ -139,7 +149,6 @@ int main(int argc, char** argv) {
   float* m = aligned(ld);
   float* l = aligned(ld);
   const int64_t ldp = padded_ld(D);
-  float* kp = aligned(bk * ldp);
   float* vp = aligned(bk * ldp);
   const bool copy = worth_packing(ldk, 1);  // as the driver decides
   srand(1);
@@ -173,8 +182,12 @@ int main(int argc, char** argv) {
       for (int64_t kb = 0; kb < L; kb += bk) {
         const int64_t nk = L - kb < bk ? L - kb : bk;
         const double t1 = now();
-        const Rows kr = block_rows(k + kb * ldk, ldk, 1, nk, D, copy ? kp : nullptr, ldp);
+        const Rows kr = block_rows(k + kb * ldk, ldk, 1, nk, D, nullptr, ldp);  // K in place, as the driver
         const Rows vr = block_rows(v + kb * ldk, ldk, 1, nk, D, copy ? vp : nullptr, ldp);
+        if (kb + bk < L && !std::getenv("NO_PREFETCH")) {  // as the driver: the next block toward L2
+          prefetch_rows(k + (kb + bk) * ldk, ldk, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+          prefetch_rows(v + (kb + bk) * ldk, ldk, 1, L - kb - bk < bk ? L - kb - bk : bk, D);
+        }
         const double t2 = now();
         lv.attend(FwdBlock{nk, D, D, bq, kr.p, kr.sl, vr.p, vr.sl, qt, ld, ot, ld, m, l, s, nullptr, nullptr, 0,
                            kNoCausal});

@@ -48,6 +48,15 @@ def test_forward_odd_shapes(isa, gen, shape, causal):
     check_forward(*qkv(gen, B, Hq, Hkv, Lq, Lk, D, Dv), causal=causal)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("Lq,D", [(1025, 64), (97, 59)])
+def test_forward_long_keys_prefetch(isa, gen, Lq, D, causal):
+    # Lk = 1025: 17 key blocks, the last one a single key; every block but the last prefetches the
+    # next one's K and V rows. D = 128 for V (a 512-byte row stride: V blocks are copied); Lq = 97
+    # with causal puts the diagonal far from the first query (bottom-right alignment).
+    check_forward(*qkv(gen, 1, 2, 1, Lq, 1025, D, 128), causal=causal)
+
+
 @pytest.mark.parametrize("Hkv", [8, 4, 2, 1], ids=lambda h: f"Hkv{h}")
 def test_forward_gqa_mqa(isa, gen, Hkv):
     check_forward(*qkv(gen, 2, 8, Hkv, 37, 45, 32))

@@ -56,6 +56,15 @@ def test_backward_several_query_blocks_and_chunks(isa, gen, causal):
     check_backward(gen, q, k, v, mask=keep, causal=causal)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_backward_long_sequence_prefetch_and_wide_tiles(isa, gen, causal):
+    # L = 1025: 17 key blocks (the last one a single key) whose K, V and dK/dV accumulator rows are
+    # prefetched one block ahead; D = 64 and Dv = 128 take the 32-lane (AVX2) / 64-lane (AVX-512)
+    # dK/dV tiles, m = 64 keys per block and 1 in the last (row tails of 1 and of 3x + 1).
+    q, k, v = qkv(gen, 1, 2, 1, 1025, 1025, 64, 128)
+    check_backward(gen, q, k, v, causal=causal)
+
+
 @pytest.mark.parametrize("Hkv", [8, 2, 1], ids=lambda h: f"Hkv{h}")
 def test_backward_gqa_mqa_sums_over_group(isa, gen, Hkv):
     check_backward(gen, *qkv(gen, 1, 8, Hkv, 40, 50, 32))

@@ -125,8 +125,8 @@ int64_t pad(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 
 void check_gemm() {
   const Leaves &x = leaves_avx512(), &r = leaves_generic();
-  for (int64_t m : {1, 3, 8, 9, 17})
-    for (int64_t n : {16, 32, 48, 64, 112})
+  for (int64_t m : {1, 3, 6, 7, 8, 9, 13, 17})
+    for (int64_t n : {16, 32, 48, 64, 112, 128, 192})
       for (int64_t k : {1, 5, 64, 67})
         for (int mode = 0; mode < 3; ++mode) {
           const int64_t lda = k + 3, ldb = n + 16, ldc = n + 16;

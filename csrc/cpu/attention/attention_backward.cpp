@@ -113,6 +113,13 @@ void backward_block(const BwdArgs& a, int64_t b, int64_t h, int64_t q0, int64_t 
     if (n == 0) continue;
     const Rows kr = block_rows(kbase + kb * p.k.sl, p.k.sl, p.k.sd, nk, p.D, w.kp, dm.ldd);
     const Rows vr = block_rows(vbase + kb * p.v.sl, p.v.sl, p.v.sd, nk, p.Dv, w.vp, dm.lddv);
+    if (kb + lv.bk < kend) {  // the next block's K and V rows, toward L2 (see prefetch_rows)
+      const int64_t nn = std::min<int64_t>(lv.bk, kend - kb - lv.bk);
+      prefetch_rows(kbase + (kb + lv.bk) * p.k.sl, p.k.sl, p.k.sd, nn, p.D);
+      prefetch_rows(vbase + (kb + lv.bk) * p.v.sl, p.v.sl, p.v.sd, nn, p.Dv);
+      prefetch_rows(dk_acc + (kb + lv.bk) * dm.ldd, dm.ldd, 1, nn, dm.dn);  // and its dK/dV accumulator rows
+      prefetch_rows(dv_acc + (kb + lv.bk) * dm.lddv, dm.lddv, 1, nn, dm.dvn);
+    }
     float* s = w.s + i0;
     float* dp = w.dp + i0;
     lv.gemm(nk, n, p.D, kr.p, kr.sl, kr.sd, w.qst + i0, ld, s, ld, GemmMode::store, nullptr);    // Sᵀ
@@ -152,7 +159,7 @@ void backward_flash(const Leaves& leaves, const Problem& p, const Operand& grad_
   Leaves lv = leaves;
   // Per query: its lanes of (scale·Q)ᵀ, dOᵀ, dQᵀ, its rows of Q and dO, and its lanes of the Sᵀ/Pᵀ and
   // dPᵀ/dSᵀ blocks.
-  lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads, 4 * (3 * p.D + 2 * p.Dv + 2 * leaves.bk)));
+  lv.bq = int(choose_bq(leaves, p.Lq, units, 2 * nthreads, 4 * (3 * p.D + 2 * p.Dv + 2 * leaves.bk), kBwdBudget));
   const Dims dm{round_up(p.D, lv.lanes), round_up(p.Dv, lv.lanes), padded_ld(p.D), padded_ld(p.Dv)};
   const int64_t nqb = (p.Lq + lv.bq - 1) / lv.bq;
   int64_t nchunks = 1;

@@ -69,6 +69,11 @@ void forward_block(const Leaves& lv, const Problem& p, const Operand& out, const
     blk = lanes_from(blk, i0);
     const Rows kr = block_rows(kbase + kb * p.k.sl, p.k.sl, p.k.sd, nk, p.D, w.kp, w.ldk);
     const Rows vr = block_rows(vbase + kb * p.v.sl, p.v.sl, p.v.sd, nk, p.Dv, w.vp, w.ldv);
+    if (kb + lv.bk < kend) {  // the next block's K and V rows, toward L2 (see prefetch_rows)
+      const int64_t nn = kend - kb - lv.bk < lv.bk ? kend - kb - lv.bk : lv.bk;
+      prefetch_rows(kbase + (kb + lv.bk) * p.k.sl, p.k.sl, p.k.sd, nn, p.D);
+      prefetch_rows(vbase + (kb + lv.bk) * p.v.sl, p.v.sl, p.v.sd, nn, p.Dv);
+    }
     // Sᵀ = K·(scale·log2e·Q)ᵀ, online softmax, Oᵀ ← alpha ⊙ Oᵀ + Vᵀ·Pᵀ   (lanes i >= i0)
     lv.attend(FwdBlock{nk, p.D, p.Dv, blk.n, kr.p, kr.sl, vr.p, vr.sl, w.qt + i0, ld, w.ot + i0, ld, w.m + i0,
                        w.l + i0, w.s, blk.bias_row, blk.bias_tile, blk.ldbias, blk.causal_thr});

@@ -162,10 +162,11 @@ void unpack_transposed(const Leaves& lv, const float* src, int64_t ld, int64_t n
     for (int64_t d = 0; d < D; ++d) dst[i * sl + d * sd] = rowscale[i] == 0.0f ? 0.0f : rowscale[i] * src[d * ld + i];
 }
 
-int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks, int64_t bytes_per_query) {
+int64_t choose_bq(const Leaves& lv, int64_t Lq, int64_t units, int64_t min_tasks, int64_t bytes_per_query,
+                  int64_t budget) {
   const int64_t cap = round_up(Lq > 0 ? Lq : 1, lv.bq);
   for (int64_t bq = lv.bq_max; bq > lv.bq; bq /= 2) {
-    if (bq * bytes_per_query > kL2Budget) continue;
+    if (bq * bytes_per_query > budget) continue;
     const int64_t b = bq < cap ? bq : cap;
     if (units * ((Lq + b - 1) / b) >= min_tasks) return b;
   }

@@ -148,3 +148,87 @@ def run(quick: bool = False, lengths: list[int] | None = None, head_dims: list[i
     rows += _decode(quick, torch)
     rows += _gqa(quick, torch)
     return rows
+
+
+# ---- memory: peak resident set during one call, in a fresh process ----------------------------
+
+_MEMORY_CHILD = r"""
+import json, sys
+import numpy as np
+from fastnn import attention, attention_backward
+from fastnn.testing import rand, rng
+
+def rss(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(field)
+
+def reset_peak():  # Linux >= 4.0: writing 5 resets VmHWM (the peak) to the current RSS
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+B, H, L, D, causal = (int(x) for x in sys.argv[1:6])
+g = rng(3)
+q, k, v = (rand((B, H, L, D), gen=g) for _ in range(3))
+res = {}
+reset_peak(); before = rss("VmRSS")
+out, lse = attention(q, k, v, causal=bool(causal), return_lse=True)
+res["forward_extra"] = rss("VmHWM") - before  # out + lse + scratch
+go = rand(out.shape, gen=g)
+reset_peak(); before = rss("VmRSS")
+grads = attention_backward(go, q, k, v, out, lse, causal=bool(causal))
+res["backward_extra"] = rss("VmHWM") - before  # dq, dk, dv + scratch and accumulators
+res["qkvo"] = 4 * q.nbytes
+res["finite"] = bool(np.isfinite(out).all() and all(np.isfinite(x).all() for x in grads))
+print(json.dumps(res))
+"""
+
+
+def memory(B: int = 1, H: int = 8, L: int = 16384, D: int = 64, causal: bool = True) -> dict | None:
+    """Peak memory of one forward and one backward call beyond their inputs, measured in a fresh
+    process from the peak resident set (VmHWM, reset before each call). The issue's bar: the call's
+    footprint, inputs included, under 2x the bytes of q, k, v and out. None where /proc is missing.
+    The figures include the call's own outputs (out and lse; dq, dk and dv) and the threads' scratch."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if not os.path.exists("/proc/self/clear_refs"):
+        return None
+    # glibc's dynamic mmap threshold would serve `out` from heap pages that earlier temporaries left
+    # resident (no growth to see): a fixed threshold maps every large block afresh and unmaps it on free.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+    r = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, str(B), str(H), str(L), str(D), str(int(causal))],
+                       capture_output=True, text=True, timeout=600, env=env)
+    if r.returncode != 0:
+        raise RuntimeError(f"memory child failed: {r.stderr[-2000:]}")
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    res.update(B=B, H=H, L=L, D=D, causal=causal)
+    return res
+
+
+def memory_lines(res: dict | None) -> list[str]:
+    """Forward: footprint = q, k, v + the call's peak growth (out, lse, scratch), against the bar of 2x the
+    bytes of q, k, v, out. Backward (its inputs grad_out, q, k, v, out, lse and outputs dq, dk, dv are
+    already 2x those bytes): the scratch beyond its outputs, against the same allowance (1x)."""
+    if res is None:
+        return ["- memory: not measured (no /proc/self/clear_refs)"]
+    MiB = float(1 << 20)
+    qkvo = res["qkvo"]
+    one = qkvo / 4  # bytes of one (B, H, L, D) tensor
+    lse = one / res["D"]
+    label = f"B{res['B']} H{res['H']} L{res['L']} D{res['D']}{' causal' if res['causal'] else ''}"
+    fwd_total = 3 * one + res["forward_extra"]
+    fwd_scratch = res["forward_extra"] - one - lse
+    bwd_scratch = res["backward_extra"] - 3 * one
+    return [
+        f"- memory forward {label}: q, k, v {3 * one / MiB:.0f} MiB + peak growth during the call "
+        f"{res['forward_extra'] / MiB:.1f} MiB (out, lse, scratch {fwd_scratch / MiB:.1f} MiB) = "
+        f"{fwd_total / qkvo:.2f}x the bytes of q, k, v, out (bar < 2x) {'MET' if fwd_total < 2 * qkvo else 'not met'}",
+        f"- memory backward {label}: peak growth {res['backward_extra'] / MiB:.1f} MiB = dq, dk, dv "
+        f"{3 * one / MiB:.0f} MiB + scratch {bwd_scratch / MiB:.1f} MiB = {bwd_scratch / qkvo:.2f}x the bytes of "
+        f"q, k, v, out (allowance < 1x) {'MET' if bwd_scratch < qkvo else 'not met'}",
+    ]
