@@ -23,7 +23,8 @@ def _simde_include() -> str | None:
     return None
 
 
-def run_simde_check(tmp_path, check: str, *, extra_sources: tuple[str, ...] = (), fused_fma: bool = False) -> str:
+def run_simde_check(tmp_path, check: str, *, extra_sources: tuple[str, ...] = (), fused_fma: bool = False,
+                    extra_flags: tuple[str, ...] = ()) -> str:
     """Compile tools/avx512_emulation/<check>.cpp (plus extra_sources, relative to csrc/), run it,
     assert it reports no failures and return its output. fused_fma builds with -mavx2 -mfma so the
     emulated FMAs round once, as AVX-512 hardware does (-O0 then: it compiles twice as fast)."""
@@ -39,7 +40,7 @@ def run_simde_check(tmp_path, check: str, *, extra_sources: tuple[str, ...] = ()
     exe = tmp_path / check
     sources = [os.path.join(ROOT, "tools", "avx512_emulation", f"{check}.cpp")]
     sources += [os.path.join(CSRC, s) for s in extra_sources]
-    build = subprocess.run([cxx, "-std=c++17", "-w", *flags, f"-I{CSRC}", f"-I{inc}", *sources, "-o", str(exe)],
+    build = subprocess.run([cxx, "-std=c++17", "-w", *flags, *extra_flags, f"-I{CSRC}", f"-I{inc}", *sources, "-o", str(exe)],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)

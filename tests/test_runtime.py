@@ -20,6 +20,9 @@ def test_build_info_names_the_configuration():
     assert info["version"] == fastnn.__version__
     assert info["cxx_compiler"].strip()
     assert info["cuda_option"] in ("AUTO", "ON", "OFF")
+    # only the SIMDe test build (FASTNN_EMULATE_AVX512=ON) claims AVX-512 without the CPU having it
+    if not info["avx512_emulated"] and "avx512" in fastnn.available_isas():
+        assert fastnn._C.cpu_info()["avx512f"]
 
 
 def test_cuda_unavailable_has_a_reason():

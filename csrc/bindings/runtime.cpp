@@ -20,6 +20,11 @@ void bind_runtime(py::module_& m) {
     d["cxx_flags"] = FASTNN_CXX_FLAGS;
     d["avx2_flags"] = FASTNN_AVX2_FLAGS;
     d["avx512_flags"] = FASTNN_AVX512_FLAGS;
+#if defined(FASTNN_AVX512_EMULATED_BUILD)
+    d["avx512_emulated"] = true;  // test build: the avx512 path is SIMDe emulation (FASTNN_EMULATE_AVX512)
+#else
+    d["avx512_emulated"] = false;
+#endif
     d["cuda_option"] = FASTNN_CUDA_OPTION;
     d["cuda_archs"] = FASTNN_CUDA_ARCHS;
     d["cuda_compiler"] = FASTNN_CUDA_COMPILER;

@@ -41,6 +41,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"fastnn {info['version']}  ({build['build_type']}, {build['cxx_compiler']}, flags '{build['cxx_flags'].strip()}')")
     print(f"  ISA flags: avx2 '{build['avx2_flags']}'  avx512 '{build['avx512_flags']}'")
+    if build.get("avx512_emulated"):
+        print("  TEST BUILD: the avx512 path is SIMDe emulation (FASTNN_EMULATE_AVX512=ON), not AVX-512 code")
     print(f"CPU: {cpu['brand']}  [{info['cpu']['caches']}]")
     print(f"  ISAs available: {', '.join(info['isa']['available'])}; active: {info['isa']['active']} "
           f"(sgemm kernel {info['isa']['sgemm_kernel']}); threads: {info['threads']}")
