@@ -102,6 +102,28 @@ def test_cross_entropy_streaming_backward(isa, gen, reduction):
         fastnn._C.set_stream_threshold(-1)
 
 
+@pytest.mark.parametrize("reduction", RED)
+def test_bce_streaming_backward(isa, gen, reduction):
+    """The non-temporal-store instantiations of both BCE backwards (threshold 0), with and without
+    weight / pos_weight, on odd sizes: no other test reaches them."""
+    fastnn._C.set_stream_threshold(0)
+    try:
+        for n in (7, 33, 129, 1000):
+            p = gen.uniform(0.05, 0.95, n).astype(np.float32)
+            t, x = gen.uniform(0, 1, n).astype(np.float32), gen.normal(size=n).astype(np.float32)
+            w, pw = gen.uniform(0.5, 2, n).astype(np.float32), gen.uniform(0.5, 2, n).astype(np.float32)
+            g = gen.normal(size=n).astype(np.float32) if reduction == "none" else np.float32(0.7)
+            for ww in (None, w):
+                assert_close(fastnn.binary_cross_entropy_backward(g, p, t, ww, reduction=reduction),
+                             rloss.binary_cross_entropy_backward(g, p, t, ww, reduction=reduction))
+                for pww in (None, pw):
+                    assert_close(
+                        fastnn.binary_cross_entropy_with_logits_backward(g, x, t, ww, reduction=reduction, pos_weight=pww),
+                        rloss.binary_cross_entropy_with_logits_backward(g, x, t, ww, reduction=reduction, pos_weight=pww))
+    finally:
+        fastnn._C.set_stream_threshold(-1)
+
+
 def test_cross_entropy_large_class_count(isa, gen):
     x, t, w = ce_inputs(gen, (6, 32000))
     check_ce(gen, x, t, w, "mean", 0.1)
