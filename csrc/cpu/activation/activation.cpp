@@ -52,6 +52,22 @@ void check_params(ActKind kind, const ActParams& p, const char* fn) {
   }
 }
 
+// Runs call(grad_out, a, grad_in, n, stream) over the blocks of three same-shape operands, where a is
+// the backward's saved tensor (the input x or the output y).
+template <class Call>
+void run_backward_blocks(const TensorView& g, const TensorView& a, const TensorView& dx, Call call) {
+  const bool stream = pointwise_stream_stores(12 * checked_numel(a, "activation backward"));
+  PwOperand ops[3];
+  ops[0].data = g.data, ops[0].strides = g.strides;
+  ops[1].data = a.data, ops[1].strides = a.strides;
+  ops[2].data = dx.data, ops[2].strides = dx.strides, ops[2].output = true;
+  pointwise_run(a.ndim, a.shape, 3, ops, [&](const PwBlock& b) {
+    call(static_cast<const float*>(b.ptr[0]), static_cast<const float*>(b.ptr[1]), static_cast<float*>(b.ptr[2]),
+         b.n, stream && b.direct);
+    return 0.0;
+  });
+}
+
 }  // namespace
 
 void activation_forward_cpu(ActKind kind, const TensorView& x, const TensorView& y, const ActParams& p) {
@@ -79,16 +95,8 @@ void activation_backward_cpu(ActKind kind, const TensorView& g, const TensorView
   check_pointwise_operand(dx, x, fn.c_str(), "out", true);
   check_params(kind, p, fn.c_str());
   const ActBackwardFn kernel = activation_kernels(active_isa()).backward[int(kind)];
-  const int64_t n = checked_numel(x, fn.c_str());
-  const bool stream = pointwise_stream_stores(12 * n);
-  PwOperand ops[3];
-  ops[0].data = g.data, ops[0].strides = g.strides;
-  ops[1].data = x.data, ops[1].strides = x.strides;
-  ops[2].data = dx.data, ops[2].strides = dx.strides, ops[2].output = true;
-  pointwise_run(x.ndim, x.shape, 3, ops, [&](const PwBlock& b) {
-    kernel(static_cast<const float*>(b.ptr[0]), static_cast<const float*>(b.ptr[1]), static_cast<float*>(b.ptr[2]),
-           b.n, p, stream && b.direct);
-    return 0.0;
+  run_backward_blocks(g, x, dx, [&](const float* gp, const float* xp, float* dxp, int64_t n, bool stream) {
+    kernel(gp, xp, dxp, n, p, stream);
   });
 }
 
@@ -101,16 +109,8 @@ void activation_backward_from_output_cpu(ActOutKind kind, const TensorView& g, c
   check_pointwise_operand(g, y, fn, "grad_out", false);
   check_pointwise_operand(dx, y, fn, "out", true);
   const ActBackwardOutFn kernel = activation_kernels(active_isa()).backward_from_output[int(kind)];
-  const int64_t n = checked_numel(y, fn);
-  const bool stream = pointwise_stream_stores(12 * n);
-  PwOperand ops[3];
-  ops[0].data = g.data, ops[0].strides = g.strides;
-  ops[1].data = y.data, ops[1].strides = y.strides;
-  ops[2].data = dx.data, ops[2].strides = dx.strides, ops[2].output = true;
-  pointwise_run(y.ndim, y.shape, 3, ops, [&](const PwBlock& b) {
-    kernel(static_cast<const float*>(b.ptr[0]), static_cast<const float*>(b.ptr[1]), static_cast<float*>(b.ptr[2]),
-           b.n, stream && b.direct);
-    return 0.0;
+  run_backward_blocks(g, y, dx, [&](const float* gp, const float* yp, float* dxp, int64_t n, bool stream) {
+    kernel(gp, yp, dxp, n, stream);
   });
 }
 
